@@ -1,0 +1,32 @@
+# Quick start: `make demo` (set up + run the demo on the bundled photos), `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+SAMPLE := src/fashionseg/sample/ccp
+DEMO ?= demo-out
+
+.PHONY: setup demo test lint format bench
+
+setup: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e ".[dev,deploy]"
+	touch $@
+
+demo: setup
+	$(PY) -m fashionseg demo --out $(DEMO)
+
+test: setup
+	$(PY) -m pytest
+
+lint: setup
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/ruff format --check src tests benchmarks
+
+format: setup
+	$(VENV)/bin/ruff format src tests benchmarks
+	$(VENV)/bin/ruff check --fix src tests benchmarks
+
+bench: setup
+	$(PY) -m fashionseg bench all --out docs/benchmarks.json

@@ -1,0 +1,118 @@
+"""The ``fashionseg`` command: parse flags, build a config, call one function.
+
+Heavy modules (torch, matplotlib) are imported inside the handlers so that the data commands
+start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+class UsageError(Exception):
+    """A user mistake reported as one line with exit status 2."""
+
+
+# --------------------------------------------------------------------------- data commands
+
+
+def cmd_masks(args) -> None:
+    from .data.masks import write_masks
+
+    n = write_masks(args.data, args.out, args.size, args.classes, args.strict, args.workers)
+    print(f"wrote {n} label maps to {args.out}")
+
+
+def cmd_prepare(args) -> None:
+    from .data.prepare import prepare
+
+    cache = prepare(
+        args.data, args.out, args.size, args.workers, args.keep_aspect, args.classes, args.strict
+    )
+    print(f"cache ready: {len(cache)} images at {cache.size[1]}x{cache.size[0]} in {args.out}")
+
+
+def cmd_synth(args) -> None:
+    from .data.synth import synth
+
+    synth(args.out, args.images, args.size, args.seed, args.workers)
+    print(f"wrote {args.images} synthetic photos to {args.out}")
+
+
+def cmd_stats(args) -> None:
+    from .stats import stats
+
+    s = stats(args.data, args.out)
+    print(
+        f"{s['images']} images, {s['instances']} instances; summary in {Path(args.out) / 'summary.md'}"
+    )
+
+
+def _add_data_commands(sub) -> None:
+    p = sub.add_parser(
+        "masks", help="write one PNG label map per image (ClassId + 1, 0 = background)"
+    )
+    p.add_argument("data", help="data folder (Kaggle, COCO JSON or mask-folder layout)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--size", help="N or WxH; default: each image's own size")
+    p.add_argument("--classes", choices=["all", "garments"], default="all")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad image (exit 2)")
+    p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    p.set_defaults(fn=cmd_masks)
+
+    p = sub.add_parser("prepare", help="decode and resize once into a memory-mapped training cache")
+    p.add_argument("data")
+    p.add_argument("--out", required=True, help="cache folder (rerun to resume)")
+    p.add_argument("--size", default="256", help="N or WxH (default 256)")
+    p.add_argument("--workers", type=int)
+    p.add_argument("--keep-aspect", action="store_true", help="letterbox instead of squashing")
+    p.add_argument("--classes", choices=["all", "garments"], default="all")
+    p.add_argument("--strict", action="store_true")
+    p.set_defaults(fn=cmd_prepare)
+
+    p = sub.add_parser("synth", help="write a synthetic data set in the Kaggle layout")
+    p.add_argument("out")
+    p.add_argument("--images", type=int, default=100)
+    p.add_argument("--size", default="256x384", help="WxH (default 256x384)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--workers", type=int)
+    p.set_defaults(fn=cmd_synth)
+
+    p = sub.add_parser("stats", help="category, size and attribute statistics with figures")
+    p.add_argument("data")
+    p.add_argument("--out", required=True)
+    p.set_defaults(fn=cmd_stats)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fashionseg", description="Fine-grained semantic segmentation of fashion apparel."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_data_commands(sub)
+    try:
+        from .cli_models import add_model_commands
+    except ImportError:  # pragma: no cover - model commands are optional at import time
+        pass
+    else:
+        add_model_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from .data.formats import DataFormatError
+    from .data.parallel import StrictError
+
+    try:
+        args.fn(args)
+    except KeyboardInterrupt:
+        print("interrupted; run the same command again to continue", file=sys.stderr)
+        return 130
+    except (StrictError, DataFormatError, UsageError, FileNotFoundError, ValueError) as e:
+        print(f"fashionseg {args.command}: error: {e}", file=sys.stderr)
+        return 2
+    return 0

@@ -1,0 +1,95 @@
+"""The category table: names, groups and display colours.
+
+The 46 Fashionpedia categories ship with the package (``label_descriptions.json`` of
+iMaterialist (Fashion) 2020, Fashionpedia annotations, CC BY 4.0). Ids 0-26 are whole
+garments; 27-45 are garment parts, closures and decorations.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import json
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+# Label maps store ClassId + 1; 0 is background and IGNORE marks pixels no loss or metric sees.
+BACKGROUND = 0
+IGNORE = 255
+# Kaggle ids 0-26 are the whole garments kept by ``--classes garments``.
+NUM_GARMENTS = 27
+
+
+@dataclass(frozen=True)
+class Category:
+    id: int
+    name: str
+    supercategory: str = ""
+    level: int = 0
+
+
+@dataclass
+class CategoryTable:
+    """Categories and attributes of a data set; class ids are 0-based and dense."""
+
+    categories: list[Category]
+    attributes: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of label-map values including background."""
+        return len(self.categories) + 1
+
+    def names(self) -> list[str]:
+        """Label-map value -> name, background first."""
+        return ["background"] + [c.name for c in self.categories]
+
+    def ids(self) -> set[int]:
+        return {c.id for c in self.categories}
+
+    def to_json(self) -> dict:
+        return {
+            "categories": [c.__dict__ for c in self.categories],
+            "attributes": [{"id": k, "name": v} for k, v in sorted(self.attributes.items())],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict) -> CategoryTable:
+        cats = [
+            Category(int(c["id"]), str(c["name"]), c.get("supercategory", ""), c.get("level", 0))
+            for c in data["categories"]
+        ]
+        cats.sort(key=lambda c: c.id)
+        if [c.id for c in cats] != list(range(len(cats))):
+            raise ValueError("category ids must be 0..K-1 without gaps")
+        attrs = {int(a["id"]): str(a["name"]) for a in data.get("attributes", [])}
+        return cls(cats, attrs)
+
+    @classmethod
+    def load(cls, path: str | Path) -> CategoryTable:
+        with open(path) as f:
+            return cls.from_json(json.load(f))
+
+    def garments_only(self) -> CategoryTable:
+        """The table restricted to whole garments (ids 0-26)."""
+        return CategoryTable([c for c in self.categories if c.id < NUM_GARMENTS], self.attributes)
+
+
+def fashionpedia() -> CategoryTable:
+    """The 46 categories and 294 attributes of Fashionpedia / iMaterialist 2020."""
+    text = resources.files("fashionseg.data").joinpath("label_descriptions.json").read_text()
+    return CategoryTable.from_json(json.loads(text))
+
+
+def palette(num_classes: int) -> list[tuple[int, int, int]]:
+    """Distinct RGB colours, one per label-map value; background is black.
+
+    Hues walk the golden angle so neighbouring ids get far-apart colours.
+    """
+    colours = [(0, 0, 0)]
+    for i in range(1, num_classes):
+        hue = (i * 0.618033988749895) % 1.0
+        light = 0.45 + 0.15 * ((i // 3) % 2)
+        r, g, b = colorsys.hls_to_rgb(hue, light, 0.85)
+        colours.append((int(r * 255), int(g * 255), int(b * 255)))
+    return colours

@@ -1,0 +1,91 @@
+"""Reading photos safely and fast.
+
+Photos are read at reduced scale when the target is much smaller (libjpeg DCT scaling through
+Pillow's ``draft``), never auto-rotated (masks refer to the stored pixel grid), and every
+problem becomes a :class:`DataError` with a one-line reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageFile
+
+from .compose import fit
+
+ImageFile.LOAD_TRUNCATED_IMAGES = False
+# Fashion photos can be large; refuse only absurd sizes (Pillow's own bomb check is ~179 MP).
+Image.MAX_IMAGE_PIXELS = 1 << 28
+
+
+class DataError(ValueError):
+    """One image (or its annotation) cannot be used; the message is the reason."""
+
+
+def open_checked(path: Path, height: int | None = None, width: int | None = None) -> Image.Image:
+    """Open a photo and check that its stored size is ``height`` x ``width``.
+
+    Raises:
+        DataError: missing, unreadable, or of another size than the annotation says.
+    """
+    if not path.is_file():
+        raise DataError(f"image file missing: {path.name}")
+    try:
+        im = Image.open(path)
+    except (OSError, Image.DecompressionBombError, ValueError) as e:
+        raise DataError(f"unreadable image {path.name}: {e}") from None
+    if height is not None and (im.height, im.width) != (height, width):
+        size = f"{im.height}x{im.width}"
+        im.close()
+        raise DataError(f"Height/Width {height}x{width} do not match the image file ({size})")
+    return im
+
+
+def load_rgb(im: Image.Image, path: Path) -> np.ndarray:
+    """Decode fully to RGB uint8 (H, W, 3); grayscale, CMYK and palette files convert."""
+    try:
+        im.load()
+        return np.asarray(im.convert("RGB"))
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"unreadable or truncated image {path.name}: {e}") from None
+
+
+def load_resized(
+    path: Path,
+    height: int | None,
+    width: int | None,
+    out_h: int,
+    out_w: int,
+    keep_aspect: bool = False,
+    fill: int = 0,
+) -> np.ndarray:
+    """Read a photo resized (antialiased) into an ``out_h`` x ``out_w`` canvas.
+
+    Args:
+        path: the photo.
+        height: expected stored height (None: do not check).
+        width: expected stored width.
+        out_h: canvas height.
+        out_w: canvas width.
+        keep_aspect: letterbox instead of squashing.
+        fill: padding value when letterboxing.
+
+    Returns:
+        uint8 array of shape (out_h, out_w, 3).
+    """
+    with open_checked(path, height, width) as im:
+        new_h, new_w, top, left = fit(im.height, im.width, out_h, out_w, keep_aspect)
+        # DCT scaling decodes at 1/2, 1/4 or 1/8 while staying at least the requested size.
+        im.draft("RGB", (new_w, new_h))
+        try:
+            im.load()
+            rgb = im.convert("RGB").resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DataError(f"unreadable or truncated image {path.name}: {e}") from None
+    arr = np.asarray(rgb)
+    if (new_h, new_w) == (out_h, out_w):
+        return arr
+    canvas = np.full((out_h, out_w, 3), fill, dtype=np.uint8)
+    canvas[top : top + new_h, left : left + new_w] = arr
+    return canvas

@@ -1,0 +1,220 @@
+"""The training cache: every photo and label map decoded once, resized, and stored as uint8
+memory-mapped arrays, so training reads no JPEG and no RLE.
+
+Layout of a cache folder::
+
+    meta.json     settings, ImageIds, original sizes, category table
+    images.npy    (N, H, W, 3) uint8 photos
+    masks.npy     (N, H, W) uint8 label maps (ClassId + 1, 0 background, 255 padding)
+    status.npy    (N,) uint8: 0 pending, 1 done, 2 skipped (see errors.csv)
+    errors.csv    skipped images and why
+
+Writing is resumable: ``status`` is flushed only after the data it vouches for, so a killed
+run redoes at most the last few images.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from numpy.lib.format import open_memmap
+
+from .categories import CategoryTable
+from .compose import compose_resized, keep_classes
+from .formats import Dataset, Record, open_dataset
+from .images import load_resized
+from .parallel import ErrorLog, StrictError, run_records
+
+CACHE_VERSION = 1
+PENDING, DONE, SKIPPED = 0, 1, 2
+
+
+def parse_size(text: str | int) -> tuple[int, int]:
+    """``"256"`` -> (256, 256); ``"384x256"`` (W x H) -> (256, 384) as (height, width)."""
+    if isinstance(text, int):
+        return text, text
+    text = str(text).lower()
+    try:
+        if "x" in text:
+            w, h = text.split("x")
+            size = int(h), int(w)
+        else:
+            size = int(text), int(text)
+    except ValueError:
+        raise ValueError(f"size {text!r} is not N or WxH") from None
+    if min(size) < 8 or max(size) > 8192:
+        raise ValueError(f"size {text!r} out of range 8..8192")
+    return size
+
+
+def prepare_one(
+    record: Record, out_h: int, out_w: int, keep_aspect: bool, classes: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """Photo (out_h, out_w, 3) and label map (out_h, out_w) for one record, both uint8."""
+    image = load_resized(record.path, record.height, record.width, out_h, out_w, keep_aspect)
+    instances = keep_classes(record.instances, classes)
+    labels = compose_resized(instances, record.height, record.width, out_h, out_w, keep_aspect)
+    return image, labels
+
+
+@dataclass
+class Cache:
+    """A prepared cache opened read-only; ``indices`` are the images that were prepared."""
+
+    root: Path
+    meta: dict
+    images: np.ndarray
+    masks: np.ndarray
+    indices: np.ndarray
+
+    @property
+    def categories(self) -> CategoryTable:
+        return CategoryTable.from_json(self.meta["categories"])
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return tuple(self.meta["size"])
+
+    @property
+    def ids(self) -> list[str]:
+        return [self.meta["ids"][i] for i in self.indices]
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+
+def is_cache(path: str | Path) -> bool:
+    return (Path(path) / "meta.json").is_file() and (Path(path) / "masks.npy").is_file()
+
+
+def open_cache(path: str | Path) -> Cache:
+    """Open a finished cache for reading (memory-mapped)."""
+    root = Path(path)
+    meta = json.loads((root / "meta.json").read_text())
+    if not meta.get("complete"):
+        raise ValueError(f"{root}: cache is incomplete; rerun `fashionseg prepare` to finish it")
+    status = np.load(root / "status.npy")
+    return Cache(
+        root,
+        meta,
+        np.load(root / "images.npy", mmap_mode="r"),
+        np.load(root / "masks.npy", mmap_mode="r"),
+        np.flatnonzero(status == DONE),
+    )
+
+
+def prepare(
+    data: str | Path | Dataset,
+    out: str | Path,
+    size: str | int = 256,
+    workers: int | None = None,
+    keep_aspect: bool = False,
+    classes: str = "all",
+    strict: bool = False,
+) -> Cache:
+    """Build (or finish) a training cache.
+
+    Args:
+        data: a data folder in any supported layout, or an opened :class:`Dataset`.
+        out: the cache folder; an unfinished cache there with the same settings is resumed.
+        size: N or WxH.
+        workers: processes (default: all cores).
+        keep_aspect: letterbox instead of squashing to the target size.
+        classes: ``all`` or ``garments``.
+        strict: stop at the first bad image with :class:`StrictError`.
+
+    Returns:
+        The opened cache.
+    """
+    dataset = data if isinstance(data, Dataset) else open_dataset(data)
+    out_h, out_w = parse_size(size)
+    root = Path(out)
+    root.mkdir(parents=True, exist_ok=True)
+    table = dataset.categories if classes == "all" else dataset.categories.garments_only()
+    settings = {
+        "version": CACHE_VERSION,
+        "size": [out_h, out_w],
+        "keep_aspect": keep_aspect,
+        "classes": classes,
+        "source": str(Path(dataset.root).resolve()),
+        "layout": dataset.layout,
+    }
+    meta_path = root / "meta.json"
+    n = len(dataset)
+    resume = meta_path.exists()
+    if resume:
+        meta = json.loads(meta_path.read_text())
+        if {k: meta.get(k) for k in settings} != settings or meta.get("num_images") != n:
+            raise ValueError(
+                f"{root} holds a cache with other settings or data; choose another --out"
+            )
+        if meta.get("complete"):
+            return open_cache(root)
+        images = open_memmap(root / "images.npy", mode="r+")
+        masks = open_memmap(root / "masks.npy", mode="r+")
+        status = open_memmap(root / "status.npy", mode="r+")
+    else:
+        meta = dict(settings, num_images=n, categories=table.to_json(), complete=False)
+        images = open_memmap(root / "images.npy", "w+", np.uint8, (n, out_h, out_w, 3))
+        masks = open_memmap(root / "masks.npy", "w+", np.uint8, (n, out_h, out_w))
+        status = open_memmap(root / "status.npy", "w+", np.uint8, (n,))
+        status.flush()
+        _write_meta(meta_path, meta)
+    ids: list[str] = []
+    heights: list[int] = []
+    widths: list[int] = []
+
+    def todo():
+        for index, record in enumerate(dataset):
+            ids.append(record.image_id)
+            heights.append(record.height)
+            widths.append(record.width)
+            if status[index] == PENDING:
+                yield index, record
+
+    fn = functools.partial(
+        prepare_one, out_h=out_h, out_w=out_w, keep_aspect=keep_aspect, classes=classes
+    )
+    errors = ErrorLog(root, append=resume)
+    pending = int((status == PENDING).sum())
+    last_flush = time.monotonic()
+    done_since_flush: list[int] = []
+
+    def flush() -> None:
+        images.flush()
+        masks.flush()
+        for i in done_since_flush:
+            status[i] = DONE
+        status.flush()
+        done_since_flush.clear()
+
+    try:
+        for index, image_id, result, error in run_records(fn, todo(), pending, workers, "prepare"):
+            if error is not None:
+                if strict:
+                    raise StrictError(f"{image_id}: {error}")
+                errors.add(image_id, error)
+                status[index] = SKIPPED
+                continue
+            images[index], masks[index] = result
+            done_since_flush.append(index)
+            if len(done_since_flush) >= 32 or time.monotonic() - last_flush > 0.5:
+                flush()
+                last_flush = time.monotonic()
+    finally:
+        flush()
+        errors.close()
+    meta.update(ids=ids, heights=heights, widths=widths, complete=True)
+    _write_meta(meta_path, meta)
+    return open_cache(root)
+
+
+def _write_meta(path: Path, meta: dict) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(meta))
+    tmp.replace(path)

@@ -1,0 +1,132 @@
+"""Kaggle iMaterialist run-length encoding, pure NumPy.
+
+The encoding is a space-separated list of ``start length`` pairs. Starts are 1-indexed and
+pixels are numbered top to bottom, then left to right (column-major, as pycocotools does).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# A mask larger than this many pixels is refused rather than allocated (about 16k x 16k).
+MAX_PIXELS = 1 << 28
+
+
+class RLEError(ValueError):
+    """An encoded mask that cannot be decoded; the message says why."""
+
+
+def parse_runs(encoded: str, height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
+    """Validate an encoded mask and return its runs as 0-indexed half-open intervals.
+
+    Args:
+        encoded: the Kaggle RLE string.
+        height: mask height in pixels.
+        width: mask width in pixels.
+
+    Returns:
+        ``(starts, ends)``: int64 arrays of shape (R,), ``starts`` 0-indexed, ``ends`` exclusive,
+        sorted and non-overlapping.
+
+    Raises:
+        RLEError: odd token count, non-integers, starts below 1, empty runs, runs past
+            height x width, unsorted or overlapping runs, or a size too large to allocate.
+    """
+    if height <= 0 or width <= 0:
+        raise RLEError(f"invalid size {height}x{width}")
+    total = height * width
+    if total > MAX_PIXELS:
+        raise RLEError(f"size {height}x{width} is too large to allocate")
+    tokens = encoded.split() if isinstance(encoded, str) else []
+    if len(tokens) % 2:
+        raise RLEError(f"odd number of RLE tokens ({len(tokens)})")
+    try:
+        values = np.array(tokens, dtype=np.int64)
+    except (ValueError, OverflowError):
+        bad = next((t for t in tokens if not t.lstrip("-").isdigit()), tokens[0])
+        raise RLEError(f"non-integer or out-of-range RLE token {bad[:20]!r}") from None
+    starts = values[0::2] - 1
+    lengths = values[1::2]
+    ends = starts + lengths
+    if starts.size:
+        if starts.min() < 0:
+            raise RLEError("RLE start below 1")
+        if lengths.min() < 1:
+            raise RLEError("RLE run of length below 1")
+        if ends.max() > total:
+            raise RLEError(f"RLE run past Height x Width ({total} pixels)")
+        if starts.size > 1 and np.any(starts[1:] < ends[:-1]):
+            raise RLEError("RLE runs unsorted or overlapping")
+    return starts, ends
+
+
+def rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
+    """Decode a Kaggle RLE string into a boolean mask.
+
+    Args:
+        encoded: space-separated ``start length`` pairs, 1-indexed, column-major.
+        height: mask height.
+        width: mask width.
+
+    Returns:
+        bool array of shape (height, width).
+
+    Raises:
+        RLEError: if the string is malformed (see :func:`parse_runs`).
+    """
+    starts, ends = parse_runs(encoded, height, width)
+    total = height * width
+    # +1 at each start, -1 at each end; the running sum is 1 inside a run.
+    delta = np.bincount(starts, minlength=total + 1) - np.bincount(ends, minlength=total + 1)
+    flat = np.cumsum(delta[:total]) > 0
+    return np.ascontiguousarray(flat.reshape(width, height).T)
+
+
+def rle_encode(mask: np.ndarray) -> str:
+    """Encode a mask in the Kaggle RLE format.
+
+    Args:
+        mask: array of shape (H, W); non-zero means inside.
+
+    Returns:
+        The RLE string (empty for an empty mask).
+    """
+    flat = np.asarray(mask).ravel(order="F").astype(bool)
+    padded = np.concatenate(([False], flat, [False]))
+    edges = np.flatnonzero(padded[1:] != padded[:-1])
+    starts, ends = edges[0::2], edges[1::2]
+    pairs = np.empty(2 * starts.size, dtype=np.int64)
+    pairs[0::2] = starts + 1
+    pairs[1::2] = ends - starts
+    return " ".join(map(str, pairs.tolist()))
+
+
+def rle_area(encoded: str, height: int, width: int) -> int:
+    """Pixel count of an encoded mask, without decoding it."""
+    starts, ends = parse_runs(encoded, height, width)
+    return int((ends - starts).sum())
+
+
+def sample_runs(
+    starts: np.ndarray, ends: np.ndarray, rows: np.ndarray, cols: np.ndarray, height: int
+) -> np.ndarray:
+    """Look up a mask on a sub-grid of pixels without materialising the full mask.
+
+    Used to build a small label map straight from the runs: the cost grows with the
+    output grid, not with the photo.
+
+    Args:
+        starts: 0-indexed run starts, shape (R,), sorted.
+        ends: exclusive run ends, shape (R,).
+        rows: source row of each output row, shape (h,).
+        cols: source column of each output column, shape (w,).
+        height: source mask height (the column stride of the flat index).
+
+    Returns:
+        bool array of shape (h, w): the mask at ``(rows[i], cols[j])``.
+    """
+    flat = cols[None, :].astype(np.int64) * height + rows[:, None].astype(np.int64)
+    run = np.searchsorted(starts, flat, side="right") - 1
+    inside = run >= 0
+    inside &= flat < ends[np.maximum(run, 0)]
+    return inside

@@ -1,0 +1,87 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+from conftest import CCP, need
+from fashionseg.data.compose import compose
+from fashionseg.data.formats import open_dataset
+from fashionseg.data.prepare import open_cache, prepare
+from fashionseg.data.synth import synth
+
+
+def test_cache_matches_direct_pipeline(synth_data, synth_cache):
+    records = {r.image_id: r for r in open_dataset(synth_data)}
+    assert len(synth_cache) == len(records)
+    for i, image_id in zip(synth_cache.indices, synth_cache.ids):
+        r = records[image_id]
+        full = compose(r.instances, r.height, r.width)
+        ref = np.asarray(Image.fromarray(full).resize((32, 32), Image.NEAREST))
+        assert (synth_cache.masks[i] == ref).all()
+        photo = np.asarray(Image.open(r.path).convert("RGB").resize((32, 32), Image.BILINEAR))
+        assert np.abs(synth_cache.images[i].astype(int) - photo).mean() < 12
+    assert synth_cache.meta["ids"][0] == "000000000000"
+
+
+def test_keep_aspect_letterbox(synth_data, tmp_path):
+    cache = prepare(synth_data, tmp_path / "c", size=32, keep_aspect=True, workers=1)
+    # 48x64 (W x H) photos in a 32x32 canvas: 24 wide, padded 4 columns each side with ignore.
+    assert (cache.masks[:, :, :4] == 255).all() and (cache.masks[:, :, 28:] == 255).all()
+    assert (cache.masks[:, :, 4:28] != 255).all()
+
+
+def test_other_settings_refused(synth_data, synth_cache):
+    try:
+        prepare(synth_data, synth_cache.root, size=16, workers=1)
+    except ValueError as e:
+        assert "other settings" in str(e)
+    else:
+        raise AssertionError("expected a refusal")
+
+
+def test_resume_after_kill(tmp_path):
+    data = synth(tmp_path / "d", images=48, size="800x1200", seed=5, workers=2)
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    cmd = [
+        sys.executable,
+        "-m",
+        "fashionseg",
+        "prepare",
+        str(data),
+        "--out",
+        str(tmp_path / "c"),
+        "--size",
+        "64",
+        "--workers",
+        "1",
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        status = tmp_path / "c" / "status.npy"
+        if status.exists() and 0 < int((np.load(status) == 1).sum()) < 48:
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not json.loads((tmp_path / "c" / "meta.json").read_text())["complete"]
+    assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
+    resumed = open_cache(tmp_path / "c")
+    fresh = prepare(data, tmp_path / "fresh", size=64, workers=2)
+    assert len(resumed) == 48
+    assert (np.asarray(resumed.masks) == np.asarray(fresh.masks)).all()
+    assert (np.asarray(resumed.images) == np.asarray(fresh.images)).all()
+
+
+def test_real_photos_prepare(tmp_path):
+    src = need(CCP)
+    cache = prepare(src, tmp_path / "c", size="96x128", workers=2)
+    assert len(cache) == 799 and cache.size == (128, 96)
+    # about 18% of the pixels are garments
+    share = float((np.asarray(cache.masks) > 0).mean())
+    assert 0.12 < share < 0.25
