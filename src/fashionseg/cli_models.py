@@ -1,0 +1,112 @@
+"""Subcommands that need torch: train, evaluate, score, models."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+
+def cmd_train(args) -> None:
+    from .config import TrainConfig, load_config
+    from .engine import resume_config, train
+
+    if args.resume:
+        config = resume_config(args.resume)
+        train(config, resume=True)
+        return
+    flags = {
+        k: getattr(args, k)
+        for k in TrainConfig.__dataclass_fields__
+        if getattr(args, k, None) is not None
+    }
+    config = load_config(args.config, **flags)
+    if not config.data:
+        raise ValueError("--data is required (a cache or a data folder)")
+    train(config)
+
+
+def cmd_evaluate(args) -> None:
+    from .evaluate import evaluate_checkpoint
+    from .metrics import format_table
+
+    metrics = evaluate_checkpoint(
+        args.checkpoint,
+        args.data,
+        ids_file=args.ids,
+        batch_size=args.batch_size,
+        device=args.device,
+    )
+    print(format_table(metrics, f"{args.checkpoint} on {args.data}"))
+    _write(metrics, args.out)
+
+
+def cmd_score(args) -> None:
+    from .evaluate import score_folder
+    from .metrics import format_table
+
+    metrics = score_folder(args.predictions, args.data, ids_file=args.ids)
+    print(format_table(metrics, f"{args.predictions} against {args.data}"))
+    _write(metrics, args.out)
+
+
+def _write(metrics: dict, out: str | None) -> None:
+    if out:
+        Path(out).parent.mkdir(parents=True, exist_ok=True)
+        Path(out).write_text(json.dumps(metrics, indent=1))
+        print(f"metrics written to {out}", file=sys.stderr)
+
+
+def cmd_models(args) -> None:
+    from .models import list_models
+
+    print("\n".join(list_models()))
+
+
+def _train_flags(p) -> None:
+    from .config import TrainConfig
+
+    p.add_argument("--config", help="YAML file of settings; flags override it")
+    p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
+    for name, field in TrainConfig.__dataclass_fields__.items():
+        flag = "--" + name.replace("_", "-")
+        kind = type(field.default)
+        if kind is bool:
+            p.add_argument(flag, dest=name, action=argparse_bool(), default=None)
+        else:
+            p.add_argument(flag, dest=name, type=kind, default=None)
+
+
+def argparse_bool():
+    import argparse
+
+    return argparse.BooleanOptionalAction
+
+
+def add_model_commands(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a model (flags override --config; --resume RUN continues)"
+    )
+    _train_flags(p)
+    p.set_defaults(fn=cmd_train)
+
+    p = sub.add_parser("evaluate", help="score a checkpoint on a data set at full resolution")
+    p.add_argument("checkpoint")
+    p.add_argument("--data", required=True, help="data folder (full resolution) or cache")
+    p.add_argument("--ids", help="file of ImageIds to score (default: all)")
+    p.add_argument("--out", help="JSON file for the metrics")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="auto")
+    p.set_defaults(fn=cmd_evaluate)
+
+    p = sub.add_parser(
+        "score", help="score PNG label maps (ClassId + 1, 0 = background) written by any tool"
+    )
+    p.add_argument("predictions", help="folder of <ImageId>.png")
+    p.add_argument("--data", required=True)
+    p.add_argument("--ids", help="file of ImageIds to score (default: all)")
+    p.add_argument("--out", help="JSON file for the metrics")
+    p.set_defaults(fn=cmd_score)
+
+    p = sub.add_parser("models", help="list the registered models")
+    p.set_defaults(fn=cmd_models)

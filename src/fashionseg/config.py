@@ -1,0 +1,75 @@
+"""One config object for a training run: defaults here, a YAML file over them, flags last."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+import yaml
+
+
+@dataclass
+class TrainConfig:
+    data: str = ""  # prepared cache, or a raw data folder (prepared on first use)
+    out: str = "runs/run"  # run folder
+    model: str = "unet"  # see `fashionseg models`
+    width: int = 64  # base channel count (unet, segnet)
+    pretrained: bool = False  # ImageNet encoder weights through torchvision / smp
+    loss: str = "ce"  # ce | focal | dice | ce+dice
+    class_weights: str = "none"  # none | median (median-frequency balancing)
+    focal_gamma: float = 2.0
+    optimizer: str = "adam"  # sgd | adam | adamw
+    lr: float = 1e-3
+    momentum: float = 0.9  # sgd only
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # constant | poly | cosine
+    warmup_epochs: float = 0.0  # linear warm-up, in epochs
+    epochs: int = 10
+    batch_size: int = 8
+    accum_steps: int = 1  # gradient accumulation
+    clip_grad: float = 0.0  # max gradient norm; 0 = off
+    size: str = "256"  # N or WxH; the cache size
+    keep_aspect: bool = False  # letterbox instead of squashing
+    classes: str = "all"  # all | garments
+    seed: int = 0
+    val_fraction: float = 0.1
+    train_list: str = ""  # file of ImageIds; overrides the seeded split
+    val_list: str = ""
+    hflip: bool = True  # as in the study
+    scale_min: float = 1.0  # random scale-and-crop range (1, 1 = off)
+    scale_max: float = 1.0
+    color_jitter: float = 0.0  # brightness/contrast/saturation strength
+    workers: int = 2  # data loader processes
+    device: str = "auto"  # auto | cpu | cuda
+    amp: str = "auto"  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16
+    channels_last: str = "auto"  # auto (on GPU) | on | off
+    compile: bool = False  # torch.compile the model
+    ema: float = 0.0  # decay of an exponential moving average of weights; 0 = off
+    tensorboard: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> TrainConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+        return cls(**data)
+
+
+def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
+    """Defaults, then the YAML file, then the non-None ``overrides`` (the command-line flags)."""
+    data: dict = {}
+    if path:
+        with open(path) as f:
+            data = yaml.safe_load(f) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of config keys")
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    return TrainConfig.from_dict(data)
+
+
+def save_config(config: TrainConfig, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))

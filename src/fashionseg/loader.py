@@ -1,0 +1,122 @@
+"""From a cache to batches: the split, the per-epoch batch order, the batch reader.
+
+All randomness derives from ``(seed, epoch)``, so the batches of epoch e are the same whether
+the run went straight through or was resumed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from .data.prepare import Cache, is_cache, open_cache, prepare
+
+
+def user_cache_dir() -> Path:
+    """Where raw data folders are prepared on first use (``FASHIONSEG_CACHE`` overrides)."""
+    root = os.environ.get("FASHIONSEG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "fashionseg"
+    )
+    return Path(root)
+
+
+def resolve_data(
+    data: str, size: str, keep_aspect: bool, classes: str, workers: int | None = None
+) -> Cache:
+    """Open ``data`` as a cache, preparing a raw data folder into the user cache if needed.
+
+    The cache is keyed by the data folder, its annotation file's size and time, and the
+    settings; it is never written inside the data folder (which may be read-only).
+    """
+    if is_cache(data):
+        return open_cache(data)
+    src = Path(data).resolve()
+    if not src.exists():
+        raise FileNotFoundError(f"{data}: no such data folder or cache")
+    stamp = [
+        (p.name, p.stat().st_size, int(p.stat().st_mtime))
+        for p in sorted(src.glob("*.csv*")) + sorted(src.glob("*.json"))
+    ]
+    key = json.dumps([str(src), stamp, str(size), keep_aspect, classes])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    out = user_cache_dir() / f"{src.name}-{str(size).replace('x', 'x')}-{digest}"
+    return prepare(src, out, size, workers, keep_aspect, classes)
+
+
+def split_indices(
+    cache: Cache, seed: int, val_fraction: float, train_list: str = "", val_list: str = ""
+):
+    """Cache row indices for training and validation.
+
+    With list files (one ImageId per line) those decide; otherwise a seeded shuffle holds out
+    ``val_fraction`` of the images (at least one).
+    """
+    ids = cache.ids
+    rows = np.asarray(cache.indices)
+    if train_list or val_list:
+        pos = {image_id: r for image_id, r in zip(ids, rows)}
+
+        def read(path: str) -> np.ndarray:
+            wanted = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+            missing = [w for w in wanted if w not in pos]
+            if missing:
+                raise ValueError(
+                    f"{path}: {len(missing)} ImageIds not in the data, e.g. {missing[0]}"
+                )
+            return np.array([pos[w] for w in wanted], dtype=np.int64)
+
+        val = read(val_list) if val_list else np.array([], dtype=np.int64)
+        train = read(train_list) if train_list else np.setdiff1d(rows, val)
+        return train, val
+    perm = np.random.default_rng(seed).permutation(len(rows))
+    n_val = max(1, round(len(rows) * val_fraction)) if val_fraction > 0 else 0
+    return np.sort(rows[perm[n_val:]]), np.sort(rows[perm[:n_val]])
+
+
+def epoch_batches(
+    indices: np.ndarray, batch_size: int, gen: torch.Generator, rank: int = 0, world: int = 1
+) -> list[list[int]]:
+    """Shuffled batches of cache rows for one epoch and one rank.
+
+    Every rank draws the same permutation and takes every world-th element, trimmed so all
+    ranks take the same number of steps. Single-sample tails are dropped (batch norm needs two).
+    """
+    perm = indices[torch.randperm(len(indices), generator=gen).numpy()]
+    perm = perm[: len(perm) // world * world][rank::world]
+    batches = [sorted(perm[i : i + batch_size].tolist()) for i in range(0, len(perm), batch_size)]
+    return [b for b in batches if len(b) > 1 or len(perm) == 1]
+
+
+class BatchReader(Dataset):
+    """Reads a whole batch of cache rows at once; the memory maps open lazily per worker."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self._images = self._masks = None
+
+    def __len__(self) -> int:  # pragma: no cover - sampled by batches only
+        return 0
+
+    def __getitem__(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._images is None:
+            self._images = np.load(self.root / "images.npy", mmap_mode="r")
+            self._masks = np.load(self.root / "masks.npy", mmap_mode="r")
+        # Sorted rows make the fancy-index read sequential on disk.
+        return torch.from_numpy(self._images[rows]), torch.from_numpy(self._masks[rows])
+
+
+def make_loader(cache: Cache, batches: list[list[int]], workers: int, pin: bool) -> DataLoader:
+    return DataLoader(
+        BatchReader(cache.root),
+        sampler=batches,
+        batch_size=None,
+        num_workers=workers,
+        pin_memory=pin,
+        prefetch_factor=4 if workers > 0 else None,
+    )

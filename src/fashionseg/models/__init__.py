@@ -1,0 +1,34 @@
+"""The model registry: a plain dict from name to builder.
+
+Every builder takes ``(num_classes, in_channels=3, width=64, pretrained=False)`` and returns a
+module mapping images (N, 3, H, W) to logits (N, num_classes, H, W) at the input size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from . import fcn, segnet, smp_models, unet
+
+MODELS: dict[str, Callable[..., nn.Module]] = {
+    "unet": unet.build,
+    "segnet": segnet.build,
+    "fcn_resnet50": fcn.build,
+    "deeplabv3plus": smp_models.deeplabv3plus,
+    "unet_resnet34": smp_models.unet_resnet34,
+}
+
+
+def list_models() -> list[str]:
+    return sorted(MODELS)
+
+
+def build_model(
+    name: str, num_classes: int, in_channels: int = 3, width: int = 64, pretrained: bool = False
+) -> nn.Module:
+    """Build a registered model; an unknown name lists the valid ones."""
+    if name not in MODELS:
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
+    return MODELS[name](num_classes, in_channels=in_channels, width=width, pretrained=pretrained)

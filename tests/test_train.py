@@ -1,0 +1,244 @@
+import csv
+import json
+import os
+import pickle
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import torch
+
+from fashionseg.checkpoint import CheckpointError, load_checkpoint
+from fashionseg.cli import main
+from fashionseg.config import TrainConfig
+from fashionseg.engine import TrainingError, train
+from fashionseg.inference import upsample_argmax
+
+
+def _config(cache, out, **kw):
+    base = dict(
+        data=str(cache.root),
+        out=str(out),
+        width=4,
+        size="32",
+        epochs=1,
+        batch_size=4,
+        workers=0,
+        val_fraction=0.25,
+        tensorboard=False,
+    )
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+@pytest.mark.parametrize("model", ["unet", "segnet", "fcn_resnet50"])
+@pytest.mark.parametrize("loss", ["ce", "focal"])
+@pytest.mark.parametrize("optimizer, lr", [("sgd", 0.01), ("adam", 0.001)])
+def test_study_grid_trains_and_evaluates(
+    synth_cache, synth_data, tmp_path, model, loss, optimizer, lr
+):
+    cfg = _config(
+        synth_cache,
+        tmp_path / "run",
+        model=model,
+        loss=loss,
+        optimizer=optimizer,
+        lr=lr,
+        batch_size=3,
+    )
+    metrics = train(cfg)
+    assert 0 <= metrics["miou"] <= 1
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert list(rows[0]) == [
+        "epoch",
+        "train_loss",
+        "val_loss",
+        "val_pixel_accuracy",
+        "val_binary_iou",
+        "val_miou",
+        "lr",
+        "seconds",
+        "images_per_second",
+    ]
+    state = torch.load(tmp_path / "run" / "best.pt", weights_only=True)
+    assert state["config"]["model"] == model
+    assert (
+        main(
+            [
+                "evaluate",
+                str(tmp_path / "run" / "best.pt"),
+                "--data",
+                str(synth_data),
+                "--out",
+                str(tmp_path / "e.json"),
+            ]
+        )
+        == 0
+    )
+    ev = json.loads((tmp_path / "e.json").read_text())
+    assert ev["images"] == 12 and ev["pixels"] == 12 * 48 * 64  # scored at full resolution
+    assert set(json.loads((tmp_path / "run" / "metrics.json").read_text())) >= set(ev) - {"skipped"}
+
+
+def test_training_learns(synth_cache, tmp_path):
+    cfg = _config(
+        synth_cache, tmp_path / "run", epochs=15, width=8, lr=0.01, val_fraction=0.0, batch_size=4
+    )
+    train(cfg)
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert float(rows[-1]["train_loss"]) < 0.6 * float(rows[0]["train_loss"])
+
+
+def test_resume_is_exact(synth_cache, tmp_path):
+    kw = dict(
+        epochs=3, scale_min=0.8, scale_max=1.3, color_jitter=0.2, schedule="cosine", warmup_epochs=1
+    )
+    train(_config(synth_cache, tmp_path / "straight", **kw))
+    cfg = _config(synth_cache, tmp_path / "split", **kw)
+    cfg.epochs = 1
+    train(cfg)
+    cfg.epochs = 3
+    train(cfg, resume=True)
+    a = load_checkpoint(tmp_path / "straight" / "last.pt")
+    b = load_checkpoint(tmp_path / "split" / "last.pt")
+    for k in a["model"]:
+        assert torch.equal(a["model"][k], b["model"][k]), k
+    strip = lambda h: [
+        {k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in h
+    ]  # noqa: E731
+    assert strip(a["history"]) == strip(b["history"])
+
+
+def test_resume_after_sigkill(synth_data, tmp_path):
+    env = dict(os.environ, FASHIONSEG_CACHE=str(tmp_path / "cache"))
+    run = tmp_path / "run"
+    args = [
+        "--data",
+        str(synth_data),
+        "--width",
+        "8",
+        "--size",
+        "48",
+        "--epochs",
+        "4",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--seed",
+        "1",
+        "--no-tensorboard",
+    ]
+    cmd = [sys.executable, "-m", "fashionseg", "train", *args, "--out", str(run)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not (run / "history.csv").exists():
+        time.sleep(0.05)
+    time.sleep(0.3)  # into epoch 2
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done = load_checkpoint(run / "last.pt")["epoch"]
+    assert 1 <= done < 4
+    assert (
+        subprocess.run(
+            [sys.executable, "-m", "fashionseg", "train", "--resume", str(run)],
+            env=env,
+            capture_output=True,
+        ).returncode
+        == 0
+    )
+    ref = tmp_path / "ref"
+    assert subprocess.run([*cmd[:-1], str(ref)], env=env, capture_output=True).returncode == 0
+    a, b = load_checkpoint(run / "last.pt"), load_checkpoint(ref / "last.pt")
+    assert a["epoch"] == 4 and all(torch.equal(a["model"][k], b["model"][k]) for k in a["model"])
+    assert len(list(csv.DictReader(open(run / "history.csv")))) == 4
+
+
+def test_nan_stops_and_keeps_last_good(synth_cache, tmp_path):
+    cfg = _config(synth_cache, tmp_path / "run", optimizer="sgd", lr=0.01)
+    train(cfg)
+    before = load_checkpoint(tmp_path / "run" / "last.pt")
+    cfg.lr, cfg.epochs = 1e30, 3
+    with pytest.raises(TrainingError, match="loss became"):
+        train(cfg, resume=True)
+    after = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert after["epoch"] == 1 and all(
+        torch.equal(before["model"][k], after["model"][k]) for k in before["model"]
+    )
+
+
+class Evil:
+    def __reduce__(self):
+        return (print, ("pwned",))
+
+
+def test_refuses_pickled_code(tmp_path, capsys):
+    torch.save({"x": Evil()}, tmp_path / "evil.pt")
+    with pytest.raises(CheckpointError, match="arbitrary code"):
+        load_checkpoint(tmp_path / "evil.pt")
+    (tmp_path / "junk.pt").write_bytes(pickle.dumps([1, 2]))
+    assert main(["evaluate", str(tmp_path / "junk.pt"), "--data", str(tmp_path)]) == 2
+    assert "junk.pt" in capsys.readouterr().err
+
+
+def test_upsample_bands_equal_interpolate():
+    logits = torch.randn(5, 13, 9)
+    direct = upsample_argmax(logits, 101, 67)
+    banded = upsample_argmax(logits, 101, 67, max_elements=5 * 67 * 7)
+    assert torch.equal(direct, banded)
+
+
+@pytest.mark.slow
+def test_torchrun_two_processes_gloo(synth_data, tmp_path):
+    env = dict(os.environ, FASHIONSEG_CACHE=str(tmp_path / "cache"), OMP_NUM_THREADS="1")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fashionseg",
+            "prepare",
+            str(synth_data),
+            "--out",
+            str(tmp_path / "c"),
+            "--size",
+            "32",
+        ],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        "29533",
+        "-m",
+        "fashionseg",
+        "train",
+        "--data",
+        str(tmp_path / "c"),
+        "--width",
+        "4",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "2",
+        "--workers",
+        "0",
+        "--out",
+        str(tmp_path / "run"),
+        "--val-fraction",
+        "0.25",
+    ]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    rows = list(csv.DictReader(open(tmp_path / "run" / "history.csv")))
+    assert len(rows) == 2  # rank 0 alone wrote
+    assert r.stderr.count("epoch 2/2:") == 1
+    m = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert m["images"] == 3 and m["pixels"] == 3 * 32 * 32  # both ranks' validation shards summed
