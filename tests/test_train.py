@@ -105,9 +105,13 @@ def test_resume_is_exact(synth_cache, tmp_path):
     b = load_checkpoint(tmp_path / "split" / "last.pt")
     for k in a["model"]:
         assert torch.equal(a["model"][k], b["model"][k]), k
-    strip = lambda h: [
-        {k: v for k, v in r.items() if k not in ("seconds", "images_per_second")} for r in h
-    ]  # noqa: E731
+
+    def strip(history):
+        return [
+            {k: v for k, v in r.items() if k not in ("seconds", "images_per_second")}
+            for r in history
+        ]
+
     assert strip(a["history"]) == strip(b["history"])
 
 
