@@ -57,6 +57,37 @@ def _write(metrics: dict, out: str | None) -> None:
         print(f"metrics written to {out}", file=sys.stderr)
 
 
+def cmd_study(args) -> None:
+    from .study import StudyConfig, run_study
+
+    sizes = args.sizes.split(",") if args.sizes else None
+    cfg = StudyConfig.load(args.config, epochs=args.epochs, width=args.width, sizes=sizes)
+    report = run_study(args.data, args.out, cfg)
+    print(f"report: {report}")
+
+
+def cmd_demo(args) -> None:
+    import time
+    from importlib import resources
+
+    from .stats import stats
+    from .study import StudyConfig, run_study
+
+    t0 = time.time()
+    sample = str(resources.files("fashionseg") / "sample" / "ccp")
+    out = Path(args.out)
+    print(
+        f"[demo] data statistics of the bundled sample ({sample}) -> {out / 'stats'}",
+        file=sys.stderr,
+    )
+    stats(sample, out / "stats")
+    config = str(resources.files("fashionseg") / "configs" / "demo.yaml")
+    print(f"[demo] a small study on 48 real photos ({config})", file=sys.stderr)
+    report = run_study(sample, out / "study", StudyConfig.load(config, epochs=args.epochs))
+    print(f"[demo] done in {(time.time() - t0) / 60:.1f} min")
+    print(f"report: {report.resolve()}")
+
+
 def cmd_models(args) -> None:
     from .models import list_models
 
@@ -107,6 +138,24 @@ def add_model_commands(sub) -> None:
     p.add_argument("--ids", help="file of ImageIds to score (default: all)")
     p.add_argument("--out", help="JSON file for the metrics")
     p.set_defaults(fn=cmd_score)
+
+    p = sub.add_parser(
+        "study", help="the grid of runs, top-k re-run at the second size, test scores and a report"
+    )
+    p.add_argument("--data", required=True, help="data folder")
+    p.add_argument("--out", required=True, help="study folder (rerun to resume)")
+    p.add_argument(
+        "--config", help="study YAML (models, losses, optimizers, schedules, seeds, sizes, ...)"
+    )
+    p.add_argument("--epochs", type=int)
+    p.add_argument("--width", type=int)
+    p.add_argument("--sizes", help="comma-separated, e.g. 256,512")
+    p.set_defaults(fn=cmd_study)
+
+    p = sub.add_parser("demo", help="statistics and a small study on the bundled real photos")
+    p.add_argument("--out", default="demo-out")
+    p.add_argument("--epochs", type=int)
+    p.set_defaults(fn=cmd_demo)
 
     p = sub.add_parser("models", help="list the registered models")
     p.set_defaults(fn=cmd_models)

@@ -102,6 +102,7 @@ def evaluate_checkpoint(
         flush()
     out = cm.compute(names)
     out["skipped"] = skipped
+    out["confusion"] = cm.cm.cpu().tolist()
     return out
 
 

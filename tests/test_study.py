@@ -1,0 +1,72 @@
+import csv
+
+import yaml
+
+from fashionseg.cli import main
+
+
+def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys):
+    cfg = {
+        "models": ["unet", "segnet", "no_such_model"],
+        "losses": ["ce"],
+        "optimizers": [{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 0.001}],
+        "sizes": ["32", "48"],
+        "top_k": 2,
+        "epochs": 1,
+        "width": 4,
+        "batch_size": 3,
+        "test_fraction": 0.25,
+        "val_fraction": 0.2,
+        "train": {"workers": 0, "tensorboard": False},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    args = [
+        "study",
+        "--data",
+        str(synth_data),
+        "--out",
+        str(tmp_path / "st"),
+        "--config",
+        str(tmp_path / "s.yaml"),
+    ]
+    assert main(args) == 0
+    rows = list(csv.DictReader(open(tmp_path / "st" / "results.csv")))
+    stage1 = [r for r in rows if r["stage"] == "1"]
+    stage2 = [r for r in rows if r["stage"] == "2"]
+    assert len(stage1) == 6 and len(stage2) == 2  # only the top two re-trained at 48
+    failed = [r for r in stage1 if r["status"] == "failed"]
+    assert len(failed) == 2 and all("no_such_model" in r["error"] for r in failed)
+    for column in (
+        "val_miou",
+        "test_pixel_accuracy",
+        "test_binary_iou",
+        "test_miou",
+        "minutes",
+        "images_per_second",
+    ):
+        assert all(r[column] != "" for r in rows if r["status"] == "ok")
+    ok1 = sorted((r for r in stage1 if r["status"] == "ok"), key=lambda r: -float(r["val_miou"]))
+    assert {(r["model"], r["optimizer"]) for r in stage2} == {
+        (r["model"], r["optimizer"]) for r in ok1[:2]
+    }
+    test_ids = set((tmp_path / "st" / "split" / "test.txt").read_text().split())
+    train_ids = set((tmp_path / "st" / "split" / "train.txt").read_text().split())
+    assert test_ids and not test_ids & train_ids
+    html = (tmp_path / "st" / "report.html").read_text()
+    for needle in (
+        "Table I",
+        "Table II",
+        "Table III",
+        "Table IV",
+        "data:image/png;base64",
+        "Predicted masks",
+        "Per-class IoU",
+        "confused",
+    ):
+        assert needle in html
+    capsys.readouterr()
+    mtimes = {p: p.stat().st_mtime for p in (tmp_path / "st" / "runs").glob("*/last.pt")}
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert err.count("finished earlier, re-used") == 6
+    assert all(p.stat().st_mtime == t for p, t in mtimes.items())
