@@ -70,3 +70,58 @@ def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("finished earlier, re-used") == 6
     assert all(p.stat().st_mtime == t for p, t in mtimes.items())
+
+
+def test_report_renders_in_headless_chromium(synth_data, tmp_path):
+    import shutil
+    import subprocess
+
+    import numpy as np
+    import pytest
+    from PIL import Image
+
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium not installed (.ci/run installs it)")
+    cfg = {
+        "models": ["unet"],
+        "losses": ["ce"],
+        "optimizers": [{"name": "adam", "lr": 0.001}],
+        "sizes": ["32"],
+        "epochs": 1,
+        "width": 4,
+        "batch_size": 3,
+        "train": {"workers": 0, "tensorboard": False},
+    }
+    (tmp_path / "s.yaml").write_text(yaml.safe_dump(cfg))
+    main(
+        [
+            "study",
+            "--data",
+            str(synth_data),
+            "--out",
+            str(tmp_path / "st"),
+            "--config",
+            str(tmp_path / "s.yaml"),
+        ]
+    )
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [
+            browser,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--window-size=1200,2400",
+            f"--screenshot={shot}",
+            (tmp_path / "st" / "report.html").as_uri(),
+        ],
+        capture_output=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    pixels = np.asarray(Image.open(shot).convert("RGB"))
+    assert pixels.shape[:2] == (2400, 1200)
+    # Figures are embedded: a large part of the page is neither white nor text-grey.
+    colourful = (pixels.max(-1).astype(int) - pixels.min(-1)) > 60
+    assert colourful.mean() > 0.01
