@@ -50,6 +50,12 @@ def cmd_stats(args) -> None:
     )
 
 
+def cmd_bench(args) -> None:
+    from .bench import run_bench
+
+    run_bench(args.what, args.out)
+
+
 def _add_data_commands(sub) -> None:
     p = sub.add_parser(
         "masks", help="write one PNG label map per image (ClassId + 1, 0 = background)"
@@ -79,6 +85,11 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--workers", type=int)
     p.set_defaults(fn=cmd_synth)
+
+    p = sub.add_parser("bench", help="speed figures against the straightforward baselines")
+    p.add_argument("what", nargs="?", default="all", choices=["rle", "prepare", "all"])
+    p.add_argument("--out", help="JSON file for the figures")
+    p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("stats", help="category, size and attribute statistics with figures")
     p.add_argument("data")

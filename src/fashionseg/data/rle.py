@@ -75,11 +75,14 @@ def rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
         RLEError: if the string is malformed (see :func:`parse_runs`).
     """
     starts, ends = parse_runs(encoded, height, width)
-    total = height * width
-    # +1 at each start, -1 at each end; the running sum is 1 inside a run.
-    delta = np.bincount(starts, minlength=total + 1) - np.bincount(ends, minlength=total + 1)
-    flat = np.cumsum(delta[:total]) > 0
-    return np.ascontiguousarray(flat.reshape(width, height).T)
+    # Alternate gap and run lengths, expanded by one C-level repeat: no Python loop over runs.
+    lengths = np.empty(2 * starts.size + 1, dtype=np.int64)
+    lengths[0:-1:2] = starts - np.concatenate(([0], ends[:-1]))
+    lengths[1::2] = ends - starts
+    lengths[-1] = height * width - (ends[-1] if ends.size else 0)
+    values = np.zeros(lengths.size, dtype=bool)
+    values[1::2] = True
+    return np.repeat(values, lengths).reshape(width, height).T
 
 
 def rle_encode(mask: np.ndarray) -> str:

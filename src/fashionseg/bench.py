@@ -1,0 +1,203 @@
+"""``fashionseg bench``: speed figures measured side by side against the baseline a user
+would otherwise write. Prints a table and writes JSON; nothing here is a test.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+
+from .data.compose import compose
+from .data.formats import open_dataset
+from .data.rle import rle_decode
+
+
+def naive_rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
+    """The per-run Python loop most notebooks use."""
+    flat = np.zeros(height * width, dtype=bool)
+    tokens = encoded.split()
+    for i in range(0, len(tokens), 2):
+        start = int(tokens[i]) - 1
+        flat[start : start + int(tokens[i + 1])] = True
+    return flat.reshape(width, height).T
+
+
+def _timeit(fn, repeat: int = 3) -> float:
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def bench_rle(data: str | None = None) -> dict:
+    """Masks/s decoding every row of a CSV: vectorised vs per-run loop."""
+    if data is None:
+        tmp = tempfile.mkdtemp()
+        from .data.synth import synth
+
+        data = str(synth(Path(tmp) / "d", images=60, size="512x768", seed=0, workers=2))
+    rows = [(i.rle, r.height, r.width) for r in open_dataset(data) for i in r.instances]
+    fast = _timeit(lambda: [rle_decode(*row) for row in rows])
+    slow = _timeit(lambda: [naive_rle_decode(*row) for row in rows], repeat=1)
+    same = all((rle_decode(*row) == naive_rle_decode(*row)).all() for row in rows[:50])
+    return {
+        "data": data,
+        "masks": len(rows),
+        "vectorised_masks_per_s": len(rows) / fast,
+        "loop_masks_per_s": len(rows) / slow,
+        "speedup": slow / fast,
+        "identical": bool(same),
+    }
+
+
+def baseline_prepare_one(record, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution decode, a full-size mask per row, compose, then resize."""
+    from PIL import Image
+
+    with Image.open(record.path) as im:
+        photo = im.convert("RGB")
+    labels = compose(record.instances, record.height, record.width)
+    image = np.asarray(photo.resize((size, size), Image.BILINEAR))
+    mask = np.asarray(Image.fromarray(labels).resize((size, size), Image.NEAREST))
+    return image, mask
+
+
+_BASELINE_SCRIPT = """
+import sys, numpy as np
+from fashionseg.bench import baseline_prepare_one
+from fashionseg.data.formats import open_dataset
+out = [baseline_prepare_one(r, int(sys.argv[2])) for r in open_dataset(sys.argv[1])]
+np.save(sys.argv[3], np.stack([m for _, m in out]))
+"""
+
+
+def bench_prepare(
+    images: int = 24, size: int = 256, photo: str = "2400x3600", workers: list[int] | None = None
+) -> dict:
+    """``prepare`` vs the straightforward pipeline on large synthetic photos."""
+    from PIL import Image
+
+    from .data.prepare import open_cache, prepare_one
+    from .data.synth import synth
+
+    tmp = Path(tempfile.mkdtemp())
+    data = synth(tmp / "big", images=images, size=photo, seed=0, workers=2)
+    records = list(open_dataset(data))
+    masks_per_image = float(np.mean([len(r.instances) for r in records]))
+    # Steady state, in one process.
+    fast = _timeit(lambda: [prepare_one(r, size, size, False, "all") for r in records], repeat=2)
+    slow = _timeit(lambda: [baseline_prepare_one(r, size) for r in records], repeat=1)
+
+    def floor_decode():
+        for r in records:
+            with Image.open(r.path) as im:
+                im.draft("RGB", (size, size))
+                im.load()
+
+    floor = _timeit(floor_decode)
+    same = all(
+        (prepare_one(r, size, size, False, "all")[1] == baseline_prepare_one(r, size)[1]).all()
+        for r in records
+    )
+    # Whole processes, start-up and I/O included.
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    t0 = time.perf_counter()
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "fashionseg",
+            "prepare",
+            str(data),
+            "--out",
+            str(tmp / "c1"),
+            "--size",
+            str(size),
+            "--workers",
+            "1",
+        ],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    proc_fast = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-c", _BASELINE_SCRIPT, str(data), str(size), str(tmp / "base.npy")],
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    proc_slow = time.perf_counter() - t0
+    same_process = bool(
+        (np.asarray(open_cache(tmp / "c1").masks) == np.load(tmp / "base.npy")).all()
+    )
+    scaling = {}
+    for w in workers or [1, 2]:
+        t0 = time.perf_counter()
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "fashionseg",
+                "prepare",
+                str(data),
+                "--out",
+                str(tmp / f"w{w}"),
+                "--size",
+                str(size),
+                "--workers",
+                str(w),
+            ],
+            check=True,
+            capture_output=True,
+            env=env,
+        )
+        scaling[w] = images / (time.perf_counter() - t0)
+    return {
+        "photos": f"{images} x {photo}",
+        "masks_per_image": masks_per_image,
+        "target": size,
+        "steady_images_per_s": images / fast,
+        "baseline_steady_images_per_s": images / slow,
+        "steady_speedup": slow / fast,
+        "process_images_per_s": images / proc_fast,
+        "baseline_process_images_per_s": images / proc_slow,
+        "process_speedup": proc_slow / proc_fast,
+        "dct_decode_floor_images_per_s": images / floor,
+        "share_of_floor": floor / fast,
+        "masks_identical": bool(same and same_process),
+        "process_images_per_s_by_workers": scaling,
+    }
+
+
+def run_bench(what: str, out: str | None = None) -> dict:
+    results = {
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
+        "date": str(date.today()),
+        "command": "fashionseg bench " + what,
+    }
+    if what in ("rle", "all"):
+        shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "ccp-fashionpedia"
+        results["rle"] = bench_rle(str(shared) if shared.exists() else None)
+    if what in ("prepare", "all"):
+        results["prepare"] = bench_prepare()
+    for section, values in results.items():
+        if isinstance(values, dict):
+            print(f"\n{section}")
+            for k, v in values.items():
+                print(f"  {k:>34}: {v:.2f}" if isinstance(v, float) else f"  {k:>34}: {v}")
+    if out:
+        Path(out).write_text(json.dumps(results, indent=1))
+    return results
