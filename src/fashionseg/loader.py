@@ -45,7 +45,7 @@ def resolve_data(
     ]
     key = json.dumps([str(src), stamp, str(size), keep_aspect, classes])
     digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    out = user_cache_dir() / f"{src.name}-{str(size).replace('x', 'x')}-{digest}"
+    out = user_cache_dir() / f"{src.name}-{size}-{digest}"
     return prepare(src, out, size, workers, keep_aspect, classes)
 
 
