@@ -5,6 +5,7 @@ with bad images reported instead of crashing the run.
 from __future__ import annotations
 
 import csv
+import functools
 import multiprocessing as mp
 import os
 import sys
@@ -82,8 +83,6 @@ def run_records(
         for index, record in items:
             ids[index] = record.image_id
             yield index, record
-
-    import functools
 
     call = functools.partial(_call, fn)
     try:
