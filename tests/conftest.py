@@ -29,3 +29,31 @@ def synth_cache(synth_data, tmp_path_factory):
     from fashionseg.data.prepare import prepare
 
     return prepare(synth_data, tmp_path_factory.mktemp("cache"), size=32, workers=1)
+
+
+@pytest.fixture(scope="session")
+def tiny_model(synth_data, tmp_path_factory) -> Path:
+    """A small U-Net trained for a few epochs on the synthetic photos (64x64 input)."""
+    from fashionseg.config import TrainConfig
+    from fashionseg.data.prepare import prepare
+    from fashionseg.engine import train
+
+    cache = prepare(synth_data, tmp_path_factory.mktemp("cache64"), size=64, workers=1)
+    out = tmp_path_factory.mktemp("tiny") / "run"
+    train(
+        TrainConfig(
+            data=str(cache.root),
+            out=str(out),
+            model="unet",
+            width=4,
+            size="64",
+            epochs=4,
+            batch_size=4,
+            optimizer="adam",
+            lr=0.01,
+            workers=0,
+            val_fraction=0.25,
+            tensorboard=False,
+        )
+    )
+    return out / "best.pt"

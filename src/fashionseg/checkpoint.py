@@ -36,16 +36,20 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
+    with open(path, "rb") as f:
+        magic = f.read(4)
+    # torch.save writes a zip archive; anything else (a photo, text, random bytes) is not one.
+    if magic != b"PK\x03\x04":
+        raise CheckpointError(f"{path}: not a PyTorch checkpoint (expected a .pt from train)")
     try:
         state = torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError:
         raise CheckpointError(
             f"{path}: refused, it needs arbitrary code to unpickle (not a plain checkpoint)"
         ) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(
-            f"{path}: not a readable checkpoint ({str(e).splitlines()[0][:80]})"
-        ) from None
+    except Exception as e:  # torch.load raises many kinds (KeyError, EOFError, ...) on junk
+        reason = (str(e).splitlines() or [type(e).__name__])[0][:80]
+        raise CheckpointError(f"{path}: not a readable checkpoint ({reason})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a fashionseg checkpoint")
     return state

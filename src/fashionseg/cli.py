@@ -105,10 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data_commands(sub)
     try:
         from .cli_models import add_model_commands
+        from .cli_use import add_use_commands
     except ImportError:  # pragma: no cover - model commands are optional at import time
         pass
     else:
         add_model_commands(sub)
+        add_use_commands(sub)
     return parser
 
 

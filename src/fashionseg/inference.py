@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 from .checkpoint import CheckpointError, load_checkpoint
 from .data.categories import CategoryTable
@@ -49,36 +51,135 @@ def upsample_argmax(
     return out
 
 
-class Predictor:
-    """Loads a checkpoint (model rebuilt from the file alone) and segments photos."""
+class ImageModel(torch.nn.Module):
+    """A segmentation model that takes photos as they come: uint8 (N, H, W, 3) -> logits.
 
-    def __init__(self, checkpoint: str | Path, device: str = "auto"):
-        state = load_checkpoint(checkpoint)
-        try:
-            config = state["config"]
-            self.categories = CategoryTable.from_json(state["categories"])
-            self.model = build_model(
-                config["model"], self.categories.num_classes, width=config["width"]
-            )
-            self.model.load_state_dict(state["model"])
-        except (KeyError, RuntimeError, ValueError) as e:
-            raise CheckpointError(
-                f"{checkpoint}: checkpoint does not match its model ({str(e).splitlines()[0][:80]})"
-            ) from None
+    The ImageNet normalisation is part of the module, so an exported ONNX file needs no
+    preprocessing knowledge from whoever runs it.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) -> float logits (N, C, H, W)."""
+        return self.model(to_float(images))
+
+
+def _torch_backend(state: dict, path: Path):
+    try:
+        config = state["config"]
+        categories = CategoryTable.from_json(state["categories"])
+        model = build_model(config["model"], categories.num_classes, width=config["width"])
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(
+            f"{path}: checkpoint does not match its model ({str(e).splitlines()[0][:80]})"
+        ) from None
+    return config, categories, ImageModel(model)
+
+
+class _OnnxRunner:
+    """ONNX Runtime session with the call signature of :class:`ImageModel`."""
+
+    def __init__(self, path: Path, threads: int | None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(
+            str(path), opts, providers=[p for p in ort.get_available_providers() if p in _ORT]
+        )
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input: images.cpu().numpy()})[0]
+        return torch.from_numpy(out)
+
+
+# Providers tried in this order; CUDA is used only where onnxruntime-gpu provides it.
+_ORT = ("CUDAExecutionProvider", "CPUExecutionProvider")
+ONNX_META = "fashionseg"
+
+
+def _onnx_backend(path: Path, threads: int | None):
+    try:
+        import onnx
+    except ImportError:
+        raise CheckpointError(
+            f"{path}: reading ONNX models needs the deploy extra (pip install 'fashionseg[deploy]')"
+        ) from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        info = json.loads(meta[ONNX_META])
+        config, categories = info["config"], CategoryTable.from_json(info["categories"])
+    except (KeyError, ValueError, TypeError):
+        raise CheckpointError(f"{path}: not an ONNX model exported by fashionseg export") from None
+    except Exception as e:  # onnx raises its own DecodeError for files that are not ONNX
+        raise CheckpointError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    return config, categories, _OnnxRunner(path, threads)
+
+
+class Predictor:
+    """A checkpoint (``.pt``) or an exported ``.onnx`` model that segments photos.
+
+    Everything needed (architecture, input size, categories) comes from the file itself.
+
+    Args:
+        path: checkpoint or ONNX file.
+        device: "auto", "cpu", "cuda" (PyTorch models; ONNX picks its own provider).
+        threads: ONNX Runtime intra-op threads (None: its default).
+    """
+
+    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None):
+        path = Path(path)
         if device == "auto":
             device = "cuda" if torch.cuda.is_available() else "cpu"
         self.device = torch.device(device)
-        self.model.to(self.device).eval()
+        if path.suffix.lower() == ".onnx":
+            if not path.is_file():
+                raise CheckpointError(f"{path}: no such model file")
+            config, self.categories, self.model = _onnx_backend(path, threads)
+            self.device = torch.device("cpu")
+            self.backend = "onnxruntime"
+        else:
+            config, self.categories, self.model = _torch_backend(load_checkpoint(path), path)
+            self.model.to(self.device).eval()
+            self.backend = "pytorch"
         self.config = config
         self.size = parse_size(config["size"])
         self.keep_aspect = bool(config.get("keep_aspect", False))
-        self.name = f"{config['model']} ({Path(checkpoint).name})"
+        self.name = f"{config['model']} ({path.name})"
 
     @torch.no_grad()
-    def logits(self, images: np.ndarray) -> torch.Tensor:
-        """Model input canvases (N, H, W, 3) uint8 -> logits (N, C, H, W) float."""
-        x = to_float(torch.from_numpy(np.ascontiguousarray(images)).to(self.device))
-        return self.model(x).float()
+    def logits(self, images: np.ndarray, tta: str | None = None) -> torch.Tensor:
+        """Model input canvases (N, H, W, 3) uint8 -> logits (N, C, H, W) float.
+
+        ``tta="flip"`` averages the logits of the canvases and of their mirror images.
+        """
+        x = torch.from_numpy(np.ascontiguousarray(images))
+        if self.backend == "pytorch":
+            x = x.to(self.device)
+        out = self.model(x).float()
+        if tta == "flip":
+            out = (out + self.model(x.flip(2).contiguous()).float().flip(3)) / 2
+        elif tta:
+            raise ValueError(f"unknown test-time augmentation {tta!r} (choose: flip)")
+        return out.to(self.device)
+
+    def canvas(self, image: Image.Image) -> np.ndarray:
+        """A decoded photo resized (antialiased) into the model's input canvas (H, W, 3)."""
+        out_h, out_w = self.size
+        new_h, new_w, top, left = fit(image.height, image.width, out_h, out_w, self.keep_aspect)
+        arr = np.asarray(image.convert("RGB").resize((new_w, new_h), Image.BILINEAR))
+        if (new_h, new_w) == (out_h, out_w):
+            return arr
+        canvas = np.zeros((out_h, out_w, 3), dtype=np.uint8)
+        canvas[top : top + new_h, left : left + new_w] = arr
+        return canvas
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""

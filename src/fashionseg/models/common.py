@@ -29,8 +29,11 @@ class PadToMultiple(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h, w = x.shape[-2:]
         ph, pw = (-h) % self.multiple, (-w) % self.multiple
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
+        # While exporting, sizes are symbolic: pad unconditionally (by zero where already a
+        # multiple) so the graph stays valid for every size instead of the traced one.
+        if torch.compiler.is_exporting() or ph or pw:
+            mode = "reflect" if min(h, w) > self.multiple else "constant"
+            x = F.pad(x, (0, pw, 0, ph), mode=mode)
         out = self.model(x)
         if isinstance(out, dict):
             out = out["out"]

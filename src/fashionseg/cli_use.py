@@ -1,0 +1,104 @@
+"""Subcommands that use a trained model: predict, analyze, export, serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def cmd_predict(args) -> None:
+    from .predict.run import predict
+
+    result = predict(
+        args.model,
+        args.inputs,
+        args.out,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        kaggle_csv=args.kaggle_csv,
+        device=args.device,
+        workers=args.workers,
+        auto_orient=args.auto_orient,
+    )
+    print(
+        f"{result['written']} of {result['photos']} photos segmented -> {result['out']}"
+        + (f" ({result['skipped']} skipped, see errors.csv)" if result["skipped"] else "")
+    )
+
+
+def cmd_analyze(args) -> None:
+    from .analyze import analyze
+
+    page = analyze(args.predictions, args.out, top=args.top)
+    print(f"report: {page}")
+
+
+def cmd_export(args) -> None:
+    from .export import export_onnx
+
+    result = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    print(json.dumps(result, indent=1))
+
+
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from .serve.app import create_app
+
+    app = create_app(
+        args.model,
+        device=args.device,
+        max_bytes=int(args.max_mb * 1e6),
+        max_pixels=args.max_pixels,
+        max_batch=args.max_batch,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"serving on {args.host}: reachable from other machines", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def add_use_commands(sub) -> None:
+    p = sub.add_parser(
+        "predict", help="label maps, overlays and garment JSON for photos (a .pt or .onnx model)"
+    )
+    p.add_argument("model", help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("inputs", nargs="+", metavar="IMAGES_OR_FOLDERS")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
+    p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=2, help="threads decoding and writing")
+    p.add_argument(
+        "--auto-orient",
+        action="store_true",
+        help="apply EXIF orientation (phone photos); off: segment the stored pixel grid",
+    )
+    p.set_defaults(fn=cmd_predict)
+
+    p = sub.add_parser(
+        "analyze", help="what a collection wears: frequencies, pairings (lift), colours, outfits"
+    )
+    p.add_argument("predictions", help="folder of predict's <stem>.json files")
+    p.add_argument("--out", required=True, help="report folder (PNG figures, HTML, JSON)")
+    p.add_argument("--top", type=int, default=15, help="outfits and pairs to list")
+    p.set_defaults(fn=cmd_analyze)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and size)")
+    p.add_argument("checkpoint")
+    p.add_argument("--format", choices=["onnx"], default="onnx")
+    p.add_argument("--out", required=True, help="the .onnx file")
+    p.add_argument("--opset", type=int, default=18)
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")
+    p.add_argument("model", help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--max-mb", type=float, default=10.0, help="upload size limit (413 above)")
+    p.add_argument(
+        "--max-pixels", type=int, default=40_000_000, help="photo size limit (422 above)"
+    )
+    p.add_argument("--max-batch", type=int, default=8, help="requests batched per forward pass")
+    p.set_defaults(fn=cmd_serve)

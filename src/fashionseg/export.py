@@ -1,0 +1,93 @@
+"""``fashionseg export``: a checkpoint as an ONNX file that ONNX Runtime (or anything) can run.
+
+The exported graph takes photos the way they come, uint8 (N, H, W, 3) with dynamic batch and
+size, and returns logits (N, C, H, W). The training config and the category table ride along
+as metadata, so ``predict`` and ``serve`` accept the ``.onnx`` file in place of the ``.pt``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .checkpoint import CheckpointError
+from .inference import ONNX_META, Predictor
+
+# Sizes the exported graph accepts; the lower bound keeps every encoder's padding valid.
+MIN_SIDE, MAX_SIDE = 64, 4096
+
+
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dict:
+    """Export a checkpoint to ONNX and check it against PyTorch on a test canvas.
+
+    Args:
+        checkpoint: a fashionseg ``.pt`` checkpoint.
+        out: the ``.onnx`` file to write (replaced only once the export succeeded).
+        opset: ONNX opset version.
+
+    Returns:
+        ``{"path", "max_abs_diff", "pixel_agreement"}`` of the check.
+    """
+    try:
+        import onnx
+        import onnxruntime  # noqa: F401  (checked here so the error comes before the export)
+    except ImportError:
+        raise CheckpointError(
+            "export needs the deploy extra: pip install 'fashionseg[deploy]'"
+        ) from None
+    out = Path(out)
+    if out.suffix.lower() != ".onnx":
+        raise ValueError(f"{out}: the output file must end in .onnx")
+    predictor = Predictor(checkpoint, device="cpu")
+    model = predictor.model.eval()
+    h, w = predictor.size
+    # Two canvases: with a batch of one, export would specialise the batch dimension to 1.
+    example = torch.from_numpy(np.stack([_test_canvas(h, w, seed) for seed in (0, 1)]))
+    batch = torch.export.Dim("batch", min=1, max=1024)
+    height = torch.export.Dim("height", min=MIN_SIDE, max=MAX_SIDE)
+    width = torch.export.Dim("width", min=MIN_SIDE, max=MAX_SIDE)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(f".{out.stem}.tmp.onnx")
+    print(f"exporting {predictor.name} to {out} (opset {opset}) ...", file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            (example,),
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_shapes={"images": {0: batch, 1: height, 2: width}},
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    proto = program.model_proto
+    info = {"config": predictor.config, "categories": predictor.categories.to_json()}
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_META, json.dumps(info)
+    onnx.save(proto, str(tmp))
+    check = compare(predictor, Predictor(tmp), example.numpy())
+    tmp.replace(out)
+    return {"path": str(out), **check}
+
+
+def _test_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A deterministic photo-like canvas (H, W, 3) uint8: smooth gradients plus noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w]
+    base = np.stack([yy * 255 / h, xx * 255 / w, (yy + xx) * 127 / (h + w)], -1)
+    return (base + rng.normal(0, 20, base.shape)).clip(0, 255).astype(np.uint8)
+
+
+def compare(a: Predictor, b: Predictor, canvases: np.ndarray) -> dict:
+    """Largest logit difference and share of equal argmax labels of two models."""
+    la, lb = a.logits(canvases).cpu(), b.logits(canvases).cpu()
+    return {
+        "max_abs_diff": float((la - lb).abs().max()),
+        "pixel_agreement": float((la.argmax(1) == lb.argmax(1)).float().mean()),
+    }

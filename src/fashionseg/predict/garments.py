@@ -1,0 +1,52 @@
+"""From a label map to the list of garments a photo shows."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..data.categories import IGNORE, palette
+from ..data.rle import rle_encode
+from .colors import dominant_color
+
+
+def summarize(
+    rgb: np.ndarray, labels: np.ndarray, names: list[str], with_rle: bool = True
+) -> list[dict]:
+    """One entry per category present in a label map.
+
+    Args:
+        rgb: the photo, uint8 (H, W, 3).
+        labels: label map (H, W) uint8, ClassId + 1 (0 = background, 255 = ignore).
+        names: label value -> category name (background first).
+        with_rle: include the Kaggle RLE of each category's mask.
+
+    Returns:
+        Dicts with ``class_id``, ``name``, ``area_fraction`` (share of all the photo's pixels),
+        ``bbox`` ``[x0, y0, x1, y1]`` (inclusive-exclusive pixel bounds), ``color``
+        (dominant colour name and hex), ``swatch`` (the category's display colour) and
+        ``rle``; largest first.
+    """
+    if rgb.shape[:2] != labels.shape:
+        raise ValueError(f"photo {rgb.shape[:2]} and label map {labels.shape} differ in size")
+    counts = np.bincount(labels.ravel(), minlength=256)
+    pal = palette(len(names))
+    out = []
+    for value in np.flatnonzero(counts):
+        if value == 0 or value == IGNORE or value >= len(names):
+            continue
+        mask = labels == value
+        rows = np.flatnonzero(mask.any(1))
+        cols = np.flatnonzero(mask.any(0))
+        entry = {
+            "class_id": int(value) - 1,
+            "name": names[value],
+            "area_fraction": round(float(counts[value] / labels.size), 6),
+            "bbox": [int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1],
+            "color": dominant_color(rgb[mask]),
+            "swatch": "#{:02x}{:02x}{:02x}".format(*pal[value]),
+        }
+        if with_rle:
+            entry["rle"] = rle_encode(mask)
+        out.append(entry)
+    out.sort(key=lambda g: -g["area_fraction"])
+    return out

@@ -1,0 +1,235 @@
+"""``fashionseg predict``: label maps, overlays and garment summaries for a set of photos.
+
+Photos are decoded and resized on a few threads while the model works on the previous batch,
+and the outputs (PNG, JPEG, JSON, RLE) are written on the same threads; Pillow, NumPy and
+PyTorch release the GIL for the heavy parts, so threads are enough here.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from collections import Counter, deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps
+from tqdm import tqdm
+
+from ..data.categories import fashionpedia
+from ..data.images import DataError
+from ..data.parallel import ErrorLog
+from ..inference import Predictor
+from ..report.colors import overlay_with_legend
+from .garments import summarize
+
+PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
+
+
+def collect_photos(inputs: list[str | Path]) -> list[Path]:
+    """Files as given, and the photos (by extension) anywhere under the folders given."""
+    photos: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            photos += sorted(
+                p for p in path.rglob("*") if p.suffix.lower() in PHOTO_EXTENSIONS and p.is_file()
+            )
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if not photos:
+        raise FileNotFoundError(f"no photos found in {', '.join(map(str, inputs))}")
+    return photos
+
+
+def output_stems(photos: list[Path]) -> list[str]:
+    """Output name per photo: its stem, with ``-2``, ``-3`` ... where stems repeat."""
+    seen: Counter[str] = Counter()
+    stems = []
+    for p in photos:
+        seen[p.stem] += 1
+        stems.append(p.stem if seen[p.stem] == 1 else f"{p.stem}-{seen[p.stem]}")
+    return stems
+
+
+def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int = 0) -> Image.Image:
+    """Decode a photo to RGB.
+
+    Args:
+        source: a path or the file's bytes.
+        auto_orient: apply the EXIF orientation (phone photos); off by default because masks
+            in the data sets refer to the stored pixel grid.
+        max_pixels: refuse photos with more pixels than this before decoding (0: no limit
+            beyond Pillow's own bomb check).
+
+    Raises:
+        DataError: not an image, truncated, or too large; the message says which.
+    """
+    name = source.name if isinstance(source, Path) else "upload"
+    try:
+        im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
+    except (OSError, Image.DecompressionBombError, ValueError) as e:
+        raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
+    if max_pixels and im.width * im.height > max_pixels:
+        raise PixelLimitError(
+            f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
+        )
+    try:
+        im.load()
+        if auto_orient:
+            im = ImageOps.exif_transpose(im)
+        return im.convert("RGB")
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
+
+
+class PixelLimitError(DataError):
+    """A photo with more pixels than allowed."""
+
+
+def segment(predictor: Predictor, photos: list[Image.Image], tta: str | None = None):
+    """Label maps (H, W) uint8 at each photo's own size, one batch through the model."""
+    logits = predictor.logits(np.stack([predictor.canvas(p) for p in photos]), tta=tta)
+    return [predictor.labels(lg, p.height, p.width) for lg, p in zip(logits, photos)]
+
+
+def describe(
+    predictor: Predictor, photo: Image.Image, labels: np.ndarray, path: str, with_rle=True
+) -> dict:
+    """The JSON document of one photo: image, model and garments."""
+    return {
+        "image": {"path": path, "width": photo.width, "height": photo.height},
+        "model": predictor.name,
+        "garments": summarize(
+            np.asarray(photo), labels, predictor.categories.names(), with_rle=with_rle
+        ),
+    }
+
+
+def check_kaggle_categories(predictor: Predictor) -> None:
+    """The Kaggle format needs ClassIds of Fashionpedia; refuse other category sets."""
+    reference = fashionpedia().names()
+    names = predictor.categories.names()
+    if names != reference[: len(names)]:
+        raise ValueError(
+            f"{predictor.name}: its categories are not Fashionpedia's, so it cannot write "
+            "the Kaggle submission format"
+        )
+
+
+def _write(predictor: Predictor, out: Path, stem: str, photo: Image.Image, labels, path: str):
+    """Summarise one photo and write its three files; returns the JSON document."""
+    names = predictor.categories.names()
+    doc = describe(predictor, photo, labels, path)
+    Image.fromarray(labels).save(out / f"{stem}.png", optimize=False, compress_level=1)
+    overlay_with_legend(np.asarray(photo), labels, names).save(
+        out / f"{stem}_overlay.jpg", quality=88
+    )
+    tmp = out / f".{stem}.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(out / f"{stem}.json")
+    return doc
+
+
+def predict(
+    model: str | Path,
+    inputs: list[str | Path],
+    out: str | Path,
+    batch_size: int = 8,
+    tta: str | None = None,
+    kaggle_csv: str | Path | None = None,
+    device: str = "auto",
+    workers: int = 2,
+    auto_orient: bool = False,
+) -> dict:
+    """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``.
+
+    Unreadable photos go to ``errors.csv`` in ``out`` and are skipped.
+
+    Returns:
+        ``{"photos", "written", "skipped", "out"}``.
+    """
+    predictor = Predictor(model, device)
+    if kaggle_csv:
+        check_kaggle_categories(predictor)
+    photos = collect_photos(inputs)
+    stems = output_stems(photos)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    errors = ErrorLog(out)
+    kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
+    written = 0
+    with ThreadPoolExecutor(max(1, workers)) as pool:
+        # Decoding runs ahead of the model by two batches; writes trail behind it.
+        reads: deque[Future] = deque(
+            pool.submit(read_photo, p, auto_orient) for p in photos[: 3 * batch_size]
+        )
+        next_read = len(reads)
+        writes: deque[tuple[int, Future]] = deque()
+        bar = tqdm(total=len(photos), desc="predict", unit="photo", file=sys.stderr)
+        for start in range(0, len(photos), batch_size):
+            batch = []
+            for k in range(start, min(start + batch_size, len(photos))):
+                fut = reads.popleft()
+                if next_read < len(photos):
+                    reads.append(pool.submit(read_photo, photos[next_read], auto_orient))
+                    next_read += 1
+                try:
+                    batch.append((k, fut.result()))
+                except DataError as e:
+                    errors.add(str(photos[k]), str(e))
+                    bar.update(1)
+            if not batch:
+                continue
+            labels = segment(predictor, [p for _, p in batch], tta)
+            for (k, photo), lab in zip(batch, labels):
+                job = pool.submit(_write, predictor, out, stems[k], photo, lab, str(photos[k]))
+                writes.append((k, job))
+            while writes and (len(writes) > 2 * batch_size or writes[0][1].done()):
+                written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+        while writes:
+            written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+        bar.close()
+    errors.close()
+    if kaggle_csv:
+        write_kaggle_csv(kaggle, kaggle_csv)
+    return {"photos": len(photos), "written": written, "skipped": errors.count, "out": str(out)}
+
+
+def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kaggle) -> int:
+    bar.update(1)
+    try:
+        doc = fut.result()
+    except OSError as e:
+        errors.add(str(photos[k]), f"could not write its outputs: {e}")
+        return 0
+    if kaggle is not None:
+        kaggle[photos[k].stem] = doc["garments"]
+    return 1
+
+
+def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> None:
+    """The iMaterialist submission: one row per (photo, category) with the mask's RLE.
+
+    Photos with nothing found get one row with empty EncodedPixels and ClassId, so every
+    photo of the test folder appears in the file. Attributes are not predicted (empty).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ImageId", "EncodedPixels", "ClassId", "AttributesIds"])
+        for image_id in sorted(predictions):
+            garments = sorted(predictions[image_id], key=lambda g: g["class_id"])
+            for g in garments:
+                w.writerow([image_id, g["rle"], g["class_id"], ""])
+            if not garments:
+                w.writerow([image_id, "", "", ""])
+    tmp.replace(path)
+    print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)
