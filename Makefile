@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test lint format bench
+.PHONY: setup demo test lint format bench gpu-deps
 
 setup: $(VENV)/.installed
 
@@ -30,3 +30,10 @@ format: setup
 
 bench: setup
 	$(PY) -m fashionseg bench all --out docs/benchmarks.json
+
+# Pure-Python packages the GPU machine lacks (it has torch and torchvision, no network); carried
+# with the GPU scripts in benchmarks/.
+gpu-deps: setup
+	$(PY) -m pip install -q --target gpu-deps --no-deps tqdm pyyaml segmentation-models-pytorch \
+		timm huggingface-hub safetensors filelock fsspec packaging typing-extensions requests \
+		urllib3 idna certifi charset-normalizer

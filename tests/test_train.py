@@ -249,3 +249,17 @@ def test_torchrun_two_processes_gloo(synth_data, tmp_path):
     assert r.stderr.count("epoch 2/2:") == 1
     m = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert m["images"] == 3 and m["pixels"] == 3 * 32 * 32  # both ranks' validation shards summed
+
+
+def test_eval_every_and_time_budget(synth_cache, tmp_path):
+    cfg = _config(synth_cache, tmp_path / "a", epochs=3, eval_every=2)
+    train(cfg)
+    rows = list(csv.DictReader(open(tmp_path / "a" / "history.csv")))
+    assert [int(r["epoch"]) for r in rows] == [2, 3]  # every second epoch, and the last
+    # A budget far below one epoch: the schedule is cut to the two epochs already run.
+    cfg = _config(synth_cache, tmp_path / "b", epochs=6, max_minutes=1e-4, schedule="cosine")
+    metrics = train(cfg)
+    assert json.loads((tmp_path / "b" / "metrics.json").read_text())["epoch"] == 2
+    assert 0 <= metrics["miou"] <= 1
+    state = load_checkpoint(tmp_path / "b" / "last.pt")
+    assert state["epoch"] == 2 and state["epochs_planned"] == 2

@@ -53,7 +53,7 @@ def cmd_stats(args) -> None:
 def cmd_bench(args) -> None:
     from .bench import run_bench
 
-    run_bench(args.what, args.out)
+    run_bench(args.what, args.out, device=args.device, quick=args.quick)
 
 
 def _add_data_commands(sub) -> None:
@@ -87,8 +87,15 @@ def _add_data_commands(sub) -> None:
     p.set_defaults(fn=cmd_synth)
 
     p = sub.add_parser("bench", help="speed figures against the straightforward baselines")
-    p.add_argument("what", nargs="?", default="all", choices=["rle", "prepare", "all"])
+    p.add_argument(
+        "what",
+        nargs="?",
+        default="all",
+        choices=["rle", "prepare", "memory", "train", "infer", "serve", "all"],
+    )
     p.add_argument("--out", help="JSON file for the figures")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a dry run of every path")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("stats", help="category, size and attribute statistics with figures")

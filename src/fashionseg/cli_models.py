@@ -36,6 +36,7 @@ def cmd_evaluate(args) -> None:
         ids_file=args.ids,
         batch_size=args.batch_size,
         device=args.device,
+        tta=args.tta,
     )
     print(format_table(metrics, f"{args.checkpoint} on {args.data}"))
     _write(metrics, args.out)
@@ -84,8 +85,29 @@ def cmd_demo(args) -> None:
     config = str(resources.files("fashionseg") / "configs" / "demo.yaml")
     print(f"[demo] a small study on 48 real photos ({config})", file=sys.stderr)
     report = run_study(sample, out / "study", StudyConfig.load(config, epochs=args.epochs))
+    best = _best_run(out / "study")
+    print(
+        f"[demo] the best model ({best.parent.name}) on the photos -> {out / 'predict'}",
+        file=sys.stderr,
+    )
+    from .analyze import analyze
+    from .predict.run import predict
+
+    predict(best, [Path(sample) / "train"], out / "predict", device="cpu")
+    page = analyze(out / "predict", out / "analysis")
     print(f"[demo] done in {(time.time() - t0) / 60:.1f} min")
     print(f"report: {report.resolve()}")
+    print(f"collection analysis: {page.resolve()}")
+
+
+def _best_run(study: Path) -> Path:
+    """best.pt of the study's run with the highest validation mIoU at its last stage."""
+    import csv
+
+    rows = [r for r in csv.DictReader(open(study / "results.csv")) if r["status"] == "ok"]
+    last = max(int(r["stage"]) for r in rows)
+    top = max((r for r in rows if int(r["stage"]) == last), key=lambda r: float(r["val_miou"]))
+    return study / "runs" / top["run"] / "best.pt"
 
 
 def cmd_models(args) -> None:
@@ -128,6 +150,7 @@ def add_model_commands(sub) -> None:
     p.add_argument("--out", help="JSON file for the metrics")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto")
+    p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser(

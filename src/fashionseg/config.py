@@ -25,6 +25,8 @@ class TrainConfig:
     schedule: str = "constant"  # constant | poly | cosine
     warmup_epochs: float = 0.0  # linear warm-up, in epochs
     epochs: int = 10
+    max_minutes: float = 0.0  # time budget; >0 fits the schedule to it after epoch 2
+    eval_every: int = 1  # validate and checkpoint every N epochs (and after the last)
     batch_size: int = 8
     accum_steps: int = 1  # gradient accumulation
     clip_grad: float = 0.0  # max gradient norm; 0 = off
@@ -67,6 +69,11 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
             data = yaml.safe_load(f) or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of config keys")
+        # Split files named in a YAML are found next to it when not from the working folder.
+        for key in ("train_list", "val_list"):
+            name = data.get(key)
+            if name and not Path(name).exists() and (Path(path).parent / name).exists():
+                data[key] = str(Path(path).parent / name)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(data)
 

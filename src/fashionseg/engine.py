@@ -262,6 +262,11 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     )
     device = pick_device(config.device, dist_info)
+    if device.type == "cuda":
+        # TF32 for what autocast leaves in fp32 (and for --amp off); fixed input sizes let
+        # cuDNN pick the fastest convolution algorithms once.
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+        torch.backends.cudnn.benchmark = True
     out = Path(config.out)
     state = None
     if resume and (out / "last.pt").exists():
@@ -381,7 +386,13 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             file=sys.stderr,
         )
     metrics: dict = history[-1]["metrics"] if history else {}
-    for epoch in range(start_epoch, config.epochs):
+    planned = config.epochs
+    if state and config.max_minutes > 0:  # a budget-fitted schedule continues as it was fitted
+        planned = state.get("epochs_planned", planned)
+    total_steps = steps_per_epoch * planned
+    train_start = time.perf_counter()
+    epoch = start_epoch
+    while epoch < planned:
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         batches = epoch_batches(train_idx, config.batch_size, gen, dist_info.rank, dist_info.world)
         t0 = time.perf_counter()
@@ -400,12 +411,20 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             dtype,
             ema,
             dist_info.main,
-            f"{epoch + 1}/{config.epochs}",
+            f"{epoch + 1}/{planned}",
         )
         step += steps
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
+        last = epoch + 1 == planned
+        if config.max_minutes > 0 and epoch == start_epoch + 1:
+            planned = _fit_budget(config, planned, epoch + 1, train_start, dist_info, device)
+            total_steps = steps_per_epoch * planned
+            last = epoch + 1 >= planned
+        if not last and (epoch + 1) % max(1, config.eval_every):
+            epoch += 1
+            continue
         eval_model = model
         if ema is not None:
             eval_model = copy.deepcopy(model)
@@ -451,6 +470,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
                 "config": config.to_dict(),
                 "categories": table.to_json(),
                 "history": history,
+                "epochs_planned": planned,
             }
             miou = metrics.get("miou", -1.0)
             is_best = miou > best
@@ -469,19 +489,40 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
                 writer.add_scalar("images_per_second", row["images_per_second"], epoch + 1)
                 writer.flush()
             print(
-                f"epoch {epoch + 1}/{config.epochs}: loss {train_loss:.4f}  val mIoU {row['val_miou']:.4f}  "
+                f"epoch {epoch + 1}/{planned}: loss {train_loss:.4f}  val mIoU {row['val_miou']:.4f}  "
                 f"pixel acc {row['val_pixel_accuracy']:.4f}  binary IoU {row['val_binary_iou']:.4f}  "
                 f"{row['images_per_second']:.1f} img/s",
                 file=sys.stderr,
             )
+        epoch += 1
     if dist_info.main:
-        final = dict(metrics, epoch=config.epochs, best_miou=best)
+        final = dict(metrics, epoch=planned, best_miou=best)
         (out / "metrics.json").write_text(json.dumps(final, indent=1))
     if writer is not None:
         writer.close()
     if dist_info.world > 1:
         torch.distributed.barrier()
     return metrics
+
+
+def _fit_budget(
+    config: TrainConfig, planned: int, done: int, start: float, dist_info: Dist, device
+) -> int:
+    """Epochs that fit ``max_minutes``, from the pace of the second epoch (the first one pays
+    for warm-up). The schedule then decays over exactly those epochs."""
+    per_epoch = time.perf_counter() - start
+    per_epoch = torch.tensor([per_epoch / done], device=device if device.type == "cuda" else "cpu")
+    if dist_info.world > 1:  # every rank must stop at the same epoch
+        torch.distributed.all_reduce(per_epoch, op=torch.distributed.ReduceOp.MAX)
+    fits = int(config.max_minutes * 60 / float(per_epoch))
+    new = max(done, min(planned, fits))
+    if dist_info.main and new != planned:
+        print(
+            f"{config.max_minutes} min budget: {new} epochs instead of {planned} "
+            f"({float(per_epoch):.1f} s per epoch)",
+            file=sys.stderr,
+        )
+    return new
 
 
 def resume_config(run: str | Path) -> TrainConfig:

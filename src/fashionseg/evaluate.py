@@ -45,8 +45,12 @@ def evaluate_checkpoint(
     ids_file: str | None = None,
     batch_size: int = 8,
     device: str = "auto",
+    tta: str | None = None,
 ) -> dict:
-    """Metrics of a checkpoint on a data folder (full resolution) or a cache."""
+    """Metrics of a checkpoint on a data folder (full resolution) or a cache.
+
+    ``tta="flip"`` averages the logits of each photo and its mirror image.
+    """
     predictor = Predictor(checkpoint, device)
     names = predictor.categories.names()
     classes = predictor.config.get("classes", "all")
@@ -60,7 +64,7 @@ def evaluate_checkpoint(
             range(0, len(rows), batch_size), desc="evaluate", unit="batch", file=sys.stderr
         ):
             batch = rows[k : k + batch_size]
-            logits = predictor.logits(cache.images[batch])
+            logits = predictor.logits(cache.images[batch], tta=tta)
             cm.update(
                 logits.argmax(1), torch.from_numpy(cache.masks[batch]).to(predictor.device).long()
             )
@@ -71,7 +75,7 @@ def evaluate_checkpoint(
     pending: list = []
 
     def flush() -> None:
-        logits = predictor.logits(np.stack([p[0] for p in pending]))
+        logits = predictor.logits(np.stack([p[0] for p in pending]), tta=tta)
         for (_, truth), lg in zip(pending, logits):
             pred = predictor.labels(lg, *truth.shape)
             cm.update(

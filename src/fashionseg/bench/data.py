@@ -1,24 +1,21 @@
-"""``fashionseg bench``: speed figures measured side by side against the baseline a user
-would otherwise write. Prints a table and writes JSON; nothing here is a test.
-"""
+"""Data benchmarks: RLE decoding, ``prepare`` against the straightforward pipeline, and the
+memory of ``prepare`` as the number of photos grows."""
 
 from __future__ import annotations
 
-import json
 import os
-import platform
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from .data.compose import compose
-from .data.formats import open_dataset
-from .data.rle import rle_decode
+from ..data.compose import compose
+from ..data.formats import open_dataset
+from ..data.rle import rle_decode
 
 
 def naive_rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
@@ -40,13 +37,14 @@ def _timeit(fn, repeat: int = 3) -> float:
     return best
 
 
-def bench_rle(data: str | None = None) -> dict:
+def bench_rle(data: str | None = None, quick: bool = False) -> dict:
     """Masks/s decoding every row of a CSV: vectorised vs per-run loop."""
     if data is None:
         tmp = tempfile.mkdtemp()
-        from .data.synth import synth
+        from ..data.synth import synth
 
-        data = str(synth(Path(tmp) / "d", images=60, size="512x768", seed=0, workers=2))
+        n, size = (6, "128x192") if quick else (60, "512x768")
+        data = str(synth(Path(tmp) / "d", images=n, size=size, seed=0, workers=2))
     rows = [(i.rle, r.height, r.width) for r in open_dataset(data) for i in r.instances]
     fast = _timeit(lambda: [rle_decode(*row) for row in rows])
     slow = _timeit(lambda: [naive_rle_decode(*row) for row in rows], repeat=1)
@@ -75,7 +73,7 @@ def baseline_prepare_one(record, size: int) -> tuple[np.ndarray, np.ndarray]:
 
 _BASELINE_SCRIPT = """
 import sys, numpy as np
-from fashionseg.bench import baseline_prepare_one
+from fashionseg.bench.data import baseline_prepare_one
 from fashionseg.data.formats import open_dataset
 out = [baseline_prepare_one(r, int(sys.argv[2])) for r in open_dataset(sys.argv[1])]
 np.save(sys.argv[3], np.stack([m for _, m in out]))
@@ -88,8 +86,8 @@ def bench_prepare(
     """``prepare`` vs the straightforward pipeline on large synthetic photos."""
     from PIL import Image
 
-    from .data.prepare import open_cache, prepare_one
-    from .data.synth import synth
+    from ..data.prepare import open_cache, prepare_one
+    from ..data.synth import synth
 
     tmp = Path(tempfile.mkdtemp())
     data = synth(tmp / "big", images=images, size=photo, seed=0, workers=2)
@@ -182,22 +180,54 @@ def bench_prepare(
     }
 
 
-def run_bench(what: str, out: str | None = None) -> dict:
-    results = {
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.processor() or platform.platform()}",
-        "date": str(date.today()),
-        "command": "fashionseg bench " + what,
-    }
-    if what in ("rle", "all"):
-        shared = Path(__file__).resolve().parents[3] / "shared" / "data" / "ccp-fashionpedia"
-        results["rle"] = bench_rle(str(shared) if shared.exists() else None)
-    if what in ("prepare", "all"):
-        results["prepare"] = bench_prepare()
-    for section, values in results.items():
-        if isinstance(values, dict):
-            print(f"\n{section}")
-            for k, v in values.items():
-                print(f"  {k:>34}: {v:.2f}" if isinstance(v, float) else f"  {k:>34}: {v}")
-    if out:
-        Path(out).write_text(json.dumps(results, indent=1))
-    return results
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent across fork and exec.
+_RSS_SCRIPT = """
+import sys
+from fashionseg.data.prepare import prepare
+prepare(sys.argv[1], sys.argv[2], size=int(sys.argv[3]), workers=1)
+hwm = [l for l in open("/proc/self/status") if l.startswith("VmHWM")][0]
+print(hwm.split()[1])
+"""
+
+
+def synth_many(out: Path, n: int, photo: str, distinct: int = 100) -> Path:
+    """``n`` photos for memory tests: ``distinct`` made by synth, the rest hard links to them
+    under new ImageIds (decoding work per photo is the same; making them is 10x faster)."""
+    import csv
+
+    from ..data.synth import synth
+
+    base = synth(out.with_name(out.name + "-base"), images=min(n, distinct), size=photo, seed=0)
+    (out / "train").mkdir(parents=True, exist_ok=True)
+    shutil.copy(base / "label_descriptions.json", out)
+    rows = list(csv.reader(open(base / "train.csv")))
+    by_id: dict[str, list] = {}
+    for row in rows[1:]:
+        by_id.setdefault(row[0], []).append(row)
+    ids = sorted(by_id)
+    with open(out / "train.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(rows[0])
+        for k in range(n):
+            src = ids[k % len(ids)]
+            new = f"{k:012d}"
+            os.link(base / "train" / f"{src}.jpg", out / "train" / f"{new}.jpg")
+            for row in by_id[src]:
+                w.writerow([new, *row[1:]])
+    return out
+
+
+def bench_memory(counts=(100, 1000), photo: str = "640x960", size: int = 256) -> dict:
+    """Peak RSS (MB) of a whole ``prepare`` process as the number of photos grows."""
+    tmp = Path(tempfile.mkdtemp())
+    out = {"photo": photo, "target": size}
+    for n in counts:
+        data = synth_many(tmp / f"d{n}", n, photo)
+        proc = subprocess.run(
+            [sys.executable, "-c", _RSS_SCRIPT, str(data), str(tmp / f"c{n}"), str(size)],
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        out[f"peak_rss_mb_{n}_photos"] = int(proc.stdout.split()[-1]) / 1024
+    return out

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Issue 6's GPU figures in one call (about 5 minutes): training throughput (model-only in four
+# precisions, loader alone, end to end, MFU, peak memory) and inference latency at batch 1 / 32.
+#   device run: bash benchmarks/gpu_bench.sh               (carry: gpu-deps, from `make gpu-deps`)
+#   CPU dry run: bash benchmarks/gpu_bench.sh --dry-run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-gpu-out}
+PY=${PY:-python3}
+export PYTHONPATH="$PWD/src:$PWD/gpu-deps${PYTHONPATH:+:$PYTHONPATH}"
+FLAGS=(--device cuda)
+[ "${1:-}" = "--dry-run" ] && FLAGS=(--device cpu --quick)
+mkdir -p "$OUT"
+nvidia-smi --query-gpu=name,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || echo "no nvidia-smi" >"$OUT/gpu.txt"
+$PY -m fashionseg bench train "${FLAGS[@]}" --out "$OUT/bench-train.json" 2>&1 | grep -v "batch/s"
+$PY -m fashionseg bench infer "${FLAGS[@]}" --out "$OUT/bench-infer.json" 2>&1 | grep -v "batch/s"

@@ -1,0 +1,192 @@
+"""Inference latency (eager, compiled, ONNX Runtime) and a load test of the web app."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..checkpoint import save_checkpoint
+from ..config import TrainConfig
+from ..data.categories import fashionpedia
+from ..inference import ImageModel
+from ..models import build_model
+from .train import NUM_CLASSES, _sync
+
+
+def _latency_ms(fn, device: torch.device, reps: int, warmup: int = 2) -> float:
+    """Median wall time of one call, in milliseconds."""
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return 1000 * float(np.median(times))
+
+
+def _onnx_session(model: torch.nn.Module, x: torch.Tensor, threads: int):
+    import onnxruntime as ort
+
+    path = Path(tempfile.mkdtemp()) / "m.onnx"
+    dims = {
+        0: torch.export.Dim("batch", min=1, max=1024),
+        1: torch.export.Dim("h", min=64, max=4096),
+        2: torch.export.Dim("w", min=64, max=4096),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model, (x,), dynamic_shapes={"images": dims}, dynamo=True, verbose=False
+        )
+    program.save(str(path))
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = threads
+    return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+
+def bench_infer_cpu(
+    models=("unet", "segnet", "fcn_resnet50", "unet_resnet34", "deeplabv3plus"),
+    size: int = 256,
+    threads: int = 2,
+    reps: int = 5,
+    width: int = 64,
+    compiled: tuple[str, ...] = ("unet",),
+) -> dict:
+    """Per-photo latency at batch 1 on ``threads`` CPU cores: eager vs compiled vs ORT."""
+    old = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    out = {"threads": threads, "size": size, "width": width, "models": {}}
+    cpu = torch.device("cpu")
+    try:
+        for name in models:
+            model = ImageModel(build_model(name, NUM_CLASSES, width=width)).eval()
+            x = torch.randint(0, 256, (2, size, size, 3), dtype=torch.uint8)
+            one = x[:1]
+            row = {}
+            with torch.inference_mode():
+                row["eager_ms"] = _latency_ms(lambda m=model, x=one: m(x), cpu, reps)
+                ref = model(one)
+            if name in compiled:
+                comp = torch.compile(model)
+                with torch.inference_mode():
+                    row["compiled_ms"] = _latency_ms(
+                        lambda m=comp, x=one: m(x), cpu, reps, warmup=3
+                    )
+            session = _onnx_session(model, x, threads)
+            feed = {"images": one.numpy()}
+            row["onnxruntime_ms"] = _latency_ms(lambda s=session, f=feed: s.run(None, f), cpu, reps)
+            got = session.run(None, feed)[0]
+            row["onnx_pixel_agreement"] = float((got.argmax(1) == ref.numpy().argmax(1)).mean())
+            row["onnxruntime_speedup"] = row["eager_ms"] / row["onnxruntime_ms"]
+            out["models"][name] = row
+    finally:
+        torch.set_num_threads(old)
+    return out
+
+
+def bench_infer_gpu(
+    models=("unet", "segnet", "fcn_resnet50"), size: int = 256, reps: int = 20, width: int = 64
+) -> dict:
+    """GPU latency per batch (1 and 32): fp32 eager and bf16 + channels_last (eager)."""
+    dev = torch.device("cuda")
+    out = {"device": torch.cuda.get_device_name(dev), "size": size, "models": {}}
+    for name in models:
+        model = build_model(name, NUM_CLASSES, width=width).to(dev).eval()
+        row = {}
+        for batch in (1, 32):
+            x = torch.randn(batch, 3, size, size, device=dev)
+            with torch.inference_mode():
+                row[f"fp32_b{batch}_ms"] = _latency_ms(lambda m=model, x=x: m(x), dev, reps)
+                cl = model.to(memory_format=torch.channels_last)
+                xc = x.contiguous(memory_format=torch.channels_last)
+                with torch.autocast("cuda", dtype=torch.bfloat16):
+                    row[f"bf16_cl_b{batch}_ms"] = _latency_ms(lambda m=cl, x=xc: m(x), dev, reps)
+                model = model.to(memory_format=torch.contiguous_format)
+            row[f"images_per_s_b{batch}"] = (
+                1000 * batch / min(v for k, v in row.items() if k.endswith(f"b{batch}_ms"))
+            )
+        out["models"][name] = row
+    return out
+
+
+def random_checkpoint(path: Path, model: str = "unet", width: int = 64, size: int = 256) -> Path:
+    """An untrained checkpoint in the real format: speed does not depend on the weights."""
+    table = fashionpedia()
+    net = build_model(model, table.num_classes, width=width)
+    config = TrainConfig(model=model, width=width, size=str(size)).__dict__
+    save_checkpoint(
+        {"model": net.state_dict(), "config": config, "categories": table.to_json()}, path
+    )
+    return path
+
+
+def bench_serve(
+    model: str | None = None,
+    requests: int = 200,
+    concurrency: int = 8,
+    photo: str | None = None,
+    arch: str = "unet_resnet34",
+    width: int = 64,
+    size: int = 256,
+) -> dict:
+    """200 requests, 8 at a time, against a real uvicorn server on localhost: p50/p95."""
+    import socket
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+    from importlib import resources
+
+    import httpx
+    import uvicorn
+
+    from ..serve.app import create_app
+
+    if model is None:
+        model = str(random_checkpoint(Path(tempfile.mkdtemp()) / "bench.pt", arch, width, size))
+    if photo is None:
+        sample = resources.files("fashionseg") / "sample" / "ccp" / "train"
+        photo = str(sorted(Path(str(sample)).glob("*.jpg"))[0])
+    data = Path(photo).read_bytes()
+    app = create_app(model, device="auto")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    url = f"http://127.0.0.1:{port}/api/segment"
+
+    def one(_):
+        t0 = time.perf_counter()
+        r = httpx.post(url, files={"file": (Path(photo).name, data)}, timeout=300)
+        return r.status_code, time.perf_counter() - t0
+
+    one(0)  # warm-up
+    before = app.state.batcher.batches
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(one, range(requests)))
+    wall = time.perf_counter() - t0
+    server.should_exit = True
+    thread.join(10)
+    lat = np.array([t for _, t in results]) * 1000
+    return {
+        "model": app.state.predictor.name,
+        "photo": Path(photo).name,
+        "requests": requests,
+        "concurrency": concurrency,
+        "errors": sum(code != 200 for code, _ in results),
+        "p50_ms": float(np.percentile(lat, 50)),
+        "p95_ms": float(np.percentile(lat, 95)),
+        "requests_per_s": requests / wall,
+        "mean_batch": requests / max(1, app.state.batcher.batches - before),
+    }
