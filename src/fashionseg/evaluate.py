@@ -85,9 +85,8 @@ def evaluate_checkpoint(
         pending.clear()
 
     total = len(wanted) if wanted is not None else len(dataset)
-    for record in tqdm(dataset, total=total, desc="evaluate", unit="img", file=sys.stderr):
-        if wanted is not None and record.image_id not in wanted:
-            continue
+    records = (r for r in dataset if wanted is None or r.image_id in wanted)
+    for record in tqdm(records, total=total, desc="evaluate", unit="img", file=sys.stderr):
         try:
             if record.error:
                 raise DataError(record.error)

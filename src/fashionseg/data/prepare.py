@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 import json
+import mmap
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -188,6 +189,8 @@ def prepare(
     def flush() -> None:
         images.flush()
         masks.flush()
+        _release(images)
+        _release(masks)
         for i in done_since_flush:
             status[i] = DONE
         status.flush()
@@ -212,6 +215,18 @@ def prepare(
     meta.update(ids=ids, heights=heights, widths=widths, complete=True)
     _write_meta(meta_path, meta)
     return open_cache(root)
+
+
+def _release(array: np.ndarray) -> None:
+    """Drop a flushed memory map's pages from this process's resident set.
+
+    Written pages of a shared file mapping stay resident (and count in RSS) until unmapped,
+    so without this the memory of ``prepare`` would grow with the cache. After ``flush`` the
+    data is in the file; the kernel reads it back if the pages are touched again.
+    """
+    mm = getattr(array, "_mmap", None)
+    if mm is not None and hasattr(mmap, "MADV_DONTNEED"):
+        mm.madvise(mmap.MADV_DONTNEED)
 
 
 def _write_meta(path: Path, meta: dict) -> None:
