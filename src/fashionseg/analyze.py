@@ -145,8 +145,7 @@ def _figures(stats: dict, out: Path, top: int) -> dict[str, str]:
         np.fill_diagonal(m, np.nan)  # a garment with itself: 1 / P(a), not a pairing
         fig, ax = plt.subplots(figsize=(0.45 * k + 3, 0.45 * k + 2))
         # Log scale centred on 1: red pairs go together, blue ones avoid each other.
-        cmap = matplotlib.colormaps["RdBu_r"].copy()
-        cmap.set_bad("#dddddd")
+        cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="#dddddd")
         im = ax.imshow(np.log2(np.maximum(m, 1e-3)), cmap=cmap, vmin=-2, vmax=2)
         ax.set_xticks(range(k), lift["names"], rotation=70, ha="right", fontsize=8)
         ax.set_yticks(range(k), lift["names"], fontsize=8)

@@ -94,6 +94,8 @@ class PixelLimitError(DataError):
 
 def segment(predictor: Predictor, photos: list[Image.Image], tta: str | None = None):
     """Label maps (H, W) uint8 at each photo's own size, one batch through the model."""
+    if not photos:
+        return []
     logits = predictor.logits(np.stack([predictor.canvas(p) for p in photos]), tta=tta)
     return [predictor.labels(lg, p.height, p.width) for lg, p in zip(logits, photos)]
 
