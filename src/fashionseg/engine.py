@@ -1,5 +1,6 @@
-"""The training engine: ``train_one_epoch``, ``validate``, and ``train`` which ties them to a
-run folder (config, history, checkpoints, TensorBoard) and makes it resumable.
+"""The training engine: ``train`` ties the pieces of ``steps.py`` (``train_one_epoch``,
+``validate``, schedule, EMA) to a run folder (config, history, checkpoints, TensorBoard) and
+makes it resumable.
 
 Runs on the CPU, one GPU, or many through ``torchrun`` (DistributedDataParallel: every rank
 reads its own shard, metrics are summed across ranks, only rank 0 writes).
@@ -14,21 +15,30 @@ import math
 import os
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
-from tqdm import tqdm
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, load_config, save_config
-from .data.transforms import augment, to_float
 from .loader import epoch_batches, make_loader, resolve_data, split_indices
 from .losses import build_loss, median_frequency_weights
-from .metrics import METRIC_KEYS, ConfusionMatrix
+from .metrics import METRIC_KEYS
 from .models import build_model
+from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
+    EMA,
+    Dist,
+    TrainingError,
+    amp_dtype,
+    build_optimizer,
+    init_distributed,
+    lr_factor,
+    pick_device,
+    train_one_epoch,
+    unwrap,
+    validate,
+)
 
 HISTORY_COLUMNS = [
     "epoch",
@@ -41,204 +51,6 @@ HISTORY_COLUMNS = [
     "seconds",
     "images_per_second",
 ]
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot go on (diverged loss, bad resume); the message says what to do."""
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str) -> Dist:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def pick_device(name: str, dist_info: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        torch.cuda.set_device(dist_info.local_rank)
-        return torch.device("cuda", dist_info.local_rank)
-    return torch.device(name)
-
-
-def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if config.amp == "off" or (config.amp == "auto" and device.type != "cuda"):
-        return None
-    if config.amp == "fp16":
-        return torch.float16
-    if config.amp == "bf16" or device.type != "cuda" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
-
-
-def lr_factor(config: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base learning rate at optimizer step ``step`` of ``total``."""
-    warm = int(config.warmup_epochs * steps_per_epoch)
-    if step < warm:
-        return (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    if config.schedule == "constant":
-        return 1.0
-    if config.schedule == "poly":
-        return (1 - t) ** 0.9
-    if config.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    raise ValueError(f"unknown schedule {config.schedule!r}; choose constant, poly or cosine")
-
-
-def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay or 0.01)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose sgd, adam or adamw")
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "module", model)  # DDP
-    return getattr(model, "_orig_mod", model)  # torch.compile
-
-
-class EMA:
-    """Exponential moving average of the weights (buffers are copied as they are)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
-            else:
-                self.state[k].copy_(v)
-
-
-def train_one_epoch(
-    model,
-    loss_fn,
-    optimizer,
-    loader,
-    config: TrainConfig,
-    device,
-    gen,
-    step0: int,
-    total_steps: int,
-    steps_per_epoch: int,
-    scaler,
-    dtype,
-    ema: EMA | None,
-    show: bool,
-    desc: str,
-) -> tuple[float, int, int]:
-    """One pass over the batches. Returns ``(mean loss, images seen, optimizer steps done)``."""
-    model.train()
-    running = torch.zeros((), device=device)
-    seen = 0
-    step = step0
-    bar = tqdm(
-        loader,
-        desc=desc,
-        unit="batch",
-        disable=not show,
-        dynamic_ncols=True,
-        file=sys.stderr,
-        leave=False,
-    )
-    start = time.perf_counter()
-    optimizer.zero_grad(set_to_none=True)
-    for i, (images, masks) in enumerate(bar):
-        images = to_float(images.to(device, non_blocking=True))
-        masks = masks.to(device, non_blocking=True).long()
-        images, masks = augment(
-            images,
-            masks,
-            gen,
-            config.hflip,
-            (config.scale_min, config.scale_max),
-            config.color_jitter,
-        )
-        if device.type == "cuda" and config.channels_last != "off":
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(images)
-        loss = loss_fn(logits, masks)
-        scaler.scale(loss / config.accum_steps).backward()
-        if (i + 1) % config.accum_steps == 0 or i + 1 == len(loader):
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_factor(config, step, total_steps, steps_per_epoch)
-            if config.clip_grad > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
-            step += 1
-            if ema is not None:
-                ema.update(unwrap(model))
-        running += loss.detach() * images.shape[0]
-        seen += images.shape[0]
-        if i % 10 == 0 or i + 1 == len(loader):
-            value = float(running) / max(1, seen)
-            if not math.isfinite(value):
-                raise TrainingError(
-                    f"loss became {value} in epoch {desc}; stopped, the last good checkpoint is kept "
-                    "(lower --lr or enable --clip-grad)"
-                )
-            bar.set_postfix(
-                loss=f"{value:.4f}", img_s=f"{seen / (time.perf_counter() - start):.1f}"
-            )
-    bar.close()
-    return float(running) / max(1, seen), seen, step - step0
-
-
-@torch.no_grad()
-def validate(
-    model, loss_fn, loader, device, num_classes: int, names, dtype, dist_info: Dist
-) -> dict:
-    """Validation metrics at cache resolution, summed over ranks."""
-    model.eval()
-    cm = ConfusionMatrix(num_classes, device)
-    loss_sum = torch.zeros(2, device=device, dtype=torch.float64)
-    for images, masks in loader:
-        images = to_float(images.to(device, non_blocking=True))
-        masks = masks.to(device, non_blocking=True).long()
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(images)
-        loss_sum[0] += loss_fn(logits, masks).double() * images.shape[0]
-        loss_sum[1] += images.shape[0]
-        cm.update(logits.argmax(1), masks)
-    if dist_info.world > 1:
-        import torch.distributed as dist
-
-        dist.all_reduce(loss_sum)
-    cm.all_reduce()
-    out = cm.compute(names)
-    out["loss"] = float(loss_sum[0] / loss_sum[1].clamp(min=1))
-    return out
 
 
 def _write_history(path: Path, history: list[dict]) -> None:

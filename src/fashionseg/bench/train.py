@@ -2,7 +2,7 @@
 training loop end to end (cache -> augmentation -> forward/backward/step), side by side.
 
 The model-only figures use synthetic tensors already on the device, one SGD step each, in the
-precisions of issue 6's reference table. End to end runs :func:`engine.train_one_epoch` on a
+precisions of issue 6's reference table. End to end runs :func:`steps.train_one_epoch` on a
 memory-mapped cache, so whatever the loader or augmentation costs shows up there.
 """
 
@@ -20,10 +20,10 @@ from ..config import TrainConfig
 from ..data.categories import fashionpedia
 from ..data.prepare import CACHE_VERSION, open_cache
 from ..data.transforms import augment, to_float
-from ..engine import EMA, amp_dtype, build_optimizer, train_one_epoch  # noqa: F401
 from ..loader import epoch_batches, make_loader
 from ..losses import build_loss
 from ..models import build_model
+from ..steps import amp_dtype, build_optimizer, train_one_epoch
 
 NUM_CLASSES = 47  # 46 Fashionpedia categories + background
 
