@@ -16,7 +16,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, UnidentifiedImageError
 from tqdm import tqdm
 
 from ..data.categories import fashionpedia
@@ -73,6 +73,8 @@ def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int 
     name = source.name if isinstance(source, Path) else "upload"
     try:
         im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
+    except UnidentifiedImageError:
+        raise DataError(f"{name}: not a readable image (no image format Pillow knows)") from None
     except (OSError, Image.DecompressionBombError, ValueError) as e:
         raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
     if max_pixels and im.width * im.height > max_pixels:
