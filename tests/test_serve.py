@@ -3,9 +3,6 @@
 import base64
 import io
 import shutil
-import socket
-import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -16,11 +13,11 @@ from conftest import CCP
 
 pytest.importorskip("fastapi")
 import httpx  # noqa: E402
-import uvicorn  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from fashionseg.data.rle import rle_decode  # noqa: E402
 from fashionseg.serve.app import create_app  # noqa: E402
+from fashionseg.serve.background import background_server  # noqa: E402
 
 
 def _photo_bytes(synth_data) -> tuple[bytes, str]:
@@ -90,19 +87,8 @@ def _jpeg(w: int, h: int) -> bytes:
 @pytest.fixture(scope="module")
 def server(app):
     """The app on a real uvicorn server on a free localhost port."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if srv.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    srv.should_exit = True
-    thread.join(10)
+    with background_server(app) as url:
+        yield url
 
 
 def test_concurrent_requests_are_batched_without_errors(server, app, synth_data):

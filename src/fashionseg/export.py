@@ -48,24 +48,10 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
     h, w = predictor.size
     # Two canvases: with a batch of one, export would specialise the batch dimension to 1.
     example = torch.from_numpy(np.stack([_test_canvas(h, w, seed) for seed in (0, 1)]))
-    batch = torch.export.Dim("batch", min=1, max=1024)
-    height = torch.export.Dim("height", min=MIN_SIDE, max=MAX_SIDE)
-    width = torch.export.Dim("width", min=MIN_SIDE, max=MAX_SIDE)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.onnx")
     print(f"exporting {predictor.name} to {out} (opset {opset}) ...", file=sys.stderr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            model,
-            (example,),
-            input_names=["images"],
-            output_names=["logits"],
-            dynamic_shapes={"images": {0: batch, 1: height, 2: width}},
-            opset_version=opset,
-            dynamo=True,
-            verbose=False,
-        )
+    program = to_onnx(model, example, opset)
     proto = program.model_proto
     info = {"config": predictor.config, "categories": predictor.categories.to_json()}
     entry = proto.metadata_props.add()
@@ -74,6 +60,33 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
     check = compare(predictor, Predictor(tmp), example.numpy())
     tmp.replace(out)
     return {"path": str(out), **check}
+
+
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = 18):
+    """The ONNX program of an :class:`ImageModel` with dynamic batch, height and width.
+
+    Args:
+        model: takes uint8 images (N, H, W, 3), returns logits (N, C, H, W).
+        example: uint8 (N, H, W, 3) with N >= 2 (a batch of one would be specialised to 1).
+        opset: ONNX opset version.
+    """
+    dims = {
+        0: torch.export.Dim("batch", min=1, max=1024),
+        1: torch.export.Dim("height", min=MIN_SIDE, max=MAX_SIDE),
+        2: torch.export.Dim("width", min=MIN_SIDE, max=MAX_SIDE),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return torch.onnx.export(
+            model,
+            (example,),
+            input_names=["images"],
+            output_names=["logits"],
+            dynamic_shapes={"images": dims},
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
 
 
 def _test_canvas(h: int, w: int, seed: int = 0) -> np.ndarray:

@@ -13,6 +13,7 @@ from PIL import Image
 from .checkpoint import CheckpointError, load_checkpoint
 from .data.categories import CategoryTable
 from .data.compose import fit
+from .data.images import place
 from .data.prepare import parse_size
 from .data.transforms import to_float
 from .models import build_model
@@ -175,11 +176,7 @@ class Predictor:
         out_h, out_w = self.size
         new_h, new_w, top, left = fit(image.height, image.width, out_h, out_w, self.keep_aspect)
         arr = np.asarray(image.convert("RGB").resize((new_w, new_h), Image.BILINEAR))
-        if (new_h, new_w) == (out_h, out_w):
-            return arr
-        canvas = np.zeros((out_h, out_w, 3), dtype=np.uint8)
-        canvas[top : top + new_h, left : left + new_w] = arr
-        return canvas
+        return place(arr, out_h, out_w, top, left)
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""

@@ -80,6 +80,19 @@ np.save(sys.argv[3], np.stack([m for _, m in out]))
 """
 
 
+def _prepare_process(data: Path, out: Path, size: int, workers: int, env: dict) -> float:
+    """Seconds of a whole ``fashionseg prepare`` process (start-up and cache writes included)."""
+    t0 = time.perf_counter()
+    subprocess.run(
+        [sys.executable, "-m", "fashionseg", "prepare", str(data), "--out", str(out),
+         "--size", str(size), "--workers", str(workers)],
+        check=True,
+        capture_output=True,
+        env=env,
+    )  # fmt: skip
+    return time.perf_counter() - t0
+
+
 def bench_prepare(
     images: int = 24, size: int = 256, photo: str = "2400x3600", workers: list[int] | None = None
 ) -> dict:
@@ -110,26 +123,7 @@ def bench_prepare(
     )
     # Whole processes, start-up and I/O included.
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    t0 = time.perf_counter()
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "fashionseg",
-            "prepare",
-            str(data),
-            "--out",
-            str(tmp / "c1"),
-            "--size",
-            str(size),
-            "--workers",
-            "1",
-        ],
-        check=True,
-        capture_output=True,
-        env=env,
-    )
-    proc_fast = time.perf_counter() - t0
+    proc_fast = _prepare_process(data, tmp / "c1", size, 1, env)
     t0 = time.perf_counter()
     subprocess.run(
         [sys.executable, "-c", _BASELINE_SCRIPT, str(data), str(size), str(tmp / "base.npy")],
@@ -141,28 +135,9 @@ def bench_prepare(
     same_process = bool(
         (np.asarray(open_cache(tmp / "c1").masks) == np.load(tmp / "base.npy")).all()
     )
-    scaling = {}
-    for w in workers or [1, 2]:
-        t0 = time.perf_counter()
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "fashionseg",
-                "prepare",
-                str(data),
-                "--out",
-                str(tmp / f"w{w}"),
-                "--size",
-                str(size),
-                "--workers",
-                str(w),
-            ],
-            check=True,
-            capture_output=True,
-            env=env,
-        )
-        scaling[w] = images / (time.perf_counter() - t0)
+    scaling = {
+        w: images / _prepare_process(data, tmp / f"w{w}", size, w, env) for w in workers or [1, 2]
+    }
     return {
         "photos": f"{images} x {photo}",
         "masks_per_image": masks_per_image,

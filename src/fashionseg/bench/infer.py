@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +34,10 @@ def _latency_ms(fn, device: torch.device, reps: int, warmup: int = 2) -> float:
 def _onnx_session(model: torch.nn.Module, x: torch.Tensor, threads: int):
     import onnxruntime as ort
 
+    from ..export import to_onnx
+
     path = Path(tempfile.mkdtemp()) / "m.onnx"
-    dims = {
-        0: torch.export.Dim("batch", min=1, max=1024),
-        1: torch.export.Dim("h", min=64, max=4096),
-        2: torch.export.Dim("w", min=64, max=4096),
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            model, (x,), dynamic_shapes={"images": dims}, dynamo=True, verbose=False
-        )
+    program = to_onnx(model, x)
     program.save(str(path))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -138,15 +130,13 @@ def bench_serve(
     size: int = 256,
 ) -> dict:
     """200 requests, 8 at a time, against a real uvicorn server on localhost: p50/p95."""
-    import socket
-    import threading
     from concurrent.futures import ThreadPoolExecutor
     from importlib import resources
 
     import httpx
-    import uvicorn
 
     from ..serve.app import create_app
+    from ..serve.background import background_server
 
     if model is None:
         model = str(random_checkpoint(Path(tempfile.mkdtemp()) / "bench.pt", arch, width, size))
@@ -155,29 +145,20 @@ def bench_serve(
         photo = str(sorted(Path(str(sample)).glob("*.jpg"))[0])
     data = Path(photo).read_bytes()
     app = create_app(model, device="auto")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    url = f"http://127.0.0.1:{port}/api/segment"
+    with background_server(app, log_level="error") as base:
+        url = f"{base}/api/segment"
 
-    def one(_):
+        def one(_):
+            t0 = time.perf_counter()
+            r = httpx.post(url, files={"file": (Path(photo).name, data)}, timeout=300)
+            return r.status_code, time.perf_counter() - t0
+
+        one(0)  # warm-up
+        before = app.state.batcher.batches
         t0 = time.perf_counter()
-        r = httpx.post(url, files={"file": (Path(photo).name, data)}, timeout=300)
-        return r.status_code, time.perf_counter() - t0
-
-    one(0)  # warm-up
-    before = app.state.batcher.batches
-    t0 = time.perf_counter()
-    with ThreadPoolExecutor(concurrency) as pool:
-        results = list(pool.map(one, range(requests)))
-    wall = time.perf_counter() - t0
-    server.should_exit = True
-    thread.join(10)
+        with ThreadPoolExecutor(concurrency) as pool:
+            results = list(pool.map(one, range(requests)))
+        wall = time.perf_counter() - t0
     lat = np.array([t for _, t in results]) * 1000
     return {
         "model": app.state.predictor.name,

@@ -83,9 +83,17 @@ def load_resized(
             rgb = im.convert("RGB").resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
         except (OSError, SyntaxError, ValueError) as e:
             raise DataError(f"unreadable or truncated image {path.name}: {e}") from None
-    arr = np.asarray(rgb)
-    if (new_h, new_w) == (out_h, out_w):
-        return arr
+    return place(np.asarray(rgb), out_h, out_w, top, left, fill)
+
+
+def place(
+    image: np.ndarray, out_h: int, out_w: int, top: int, left: int, fill: int = 0
+) -> np.ndarray:
+    """A resized photo (h, w, 3) at ``(top, left)`` of an ``out_h`` x ``out_w`` canvas
+    (the letterbox of :func:`fit`); returned as is when it already fills the canvas."""
+    h, w = image.shape[:2]
+    if (h, w) == (out_h, out_w):
+        return image
     canvas = np.full((out_h, out_w, 3), fill, dtype=np.uint8)
-    canvas[top : top + new_h, left : left + new_w] = arr
+    canvas[top : top + h, left : left + w] = image
     return canvas
