@@ -31,9 +31,9 @@ format: setup
 bench: setup
 	$(PY) -m fashionseg bench all --out docs/benchmarks.json
 
-# Pure-Python packages the GPU machine lacks (it has torch and torchvision, no network); carried
-# with the GPU scripts in benchmarks/.
+# Packages the GPU machine lacks (it has torch, torchvision, yaml, tqdm and timm's needs, but no
+# network): smp, and the timm it was tested with. Carried with the GPU scripts in benchmarks/.
 gpu-deps: setup
-	$(PY) -m pip install -q --target gpu-deps --no-deps tqdm pyyaml segmentation-models-pytorch \
-		timm huggingface-hub safetensors filelock fsspec packaging typing-extensions requests \
-		urllib3 idna certifi charset-normalizer
+	rm -rf gpu-deps
+	$(PY) -m pip install -q --target gpu-deps --no-deps segmentation-models-pytorch timm
+	find gpu-deps -name __pycache__ -prune -exec rm -rf {} +

@@ -36,16 +36,25 @@ def run_bench(
     }
     for section in sections:
         t0 = time.perf_counter()
-        results[section] = _run(section, device, quick)
+
+        def partial(values: dict, section: str = section) -> None:
+            if out:
+                _write(out, {**results, section: {**values, "partial": True}})
+
+        results[section] = _run(section, device, quick, partial)
         results[section]["seconds"] = time.perf_counter() - t0
         _print(section, results[section])
         if out:  # written after every section, so a long run that dies keeps what it measured
-            Path(out).parent.mkdir(parents=True, exist_ok=True)
-            Path(out).write_text(json.dumps(results, indent=1))
+            _write(out, results)
     return results
 
 
-def _run(section: str, device: str, quick: bool) -> dict:
+def _write(out: str, results: dict) -> None:
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(results, indent=1))
+
+
+def _run(section: str, device: str, quick: bool, partial=None) -> dict:
     if section == "rle":
         shared = Path(__file__).resolve().parents[4] / "shared" / "data" / "ccp-fashionpedia"
         return bench_rle(str(shared) if shared.exists() and not quick else None, quick=quick)
@@ -56,16 +65,15 @@ def _run(section: str, device: str, quick: bool) -> dict:
     if section == "train":
         from .train import bench_train
 
-        return bench_train(device, quick=quick)
+        return bench_train(device, quick=quick, progress=partial)
     if section == "infer":
         from .infer import bench_infer_cpu, bench_infer_gpu
 
-        result = {"cpu": bench_infer_cpu(**_quick_infer(quick))}
-        if device == "cuda":
-            result["gpu"] = bench_infer_gpu(
-                **({"size": 64, "reps": 2, "width": 8} if quick else {})
-            )
-        return result
+        if device == "cuda":  # the CPU figures belong to the CPU machine: `--device cpu`
+            return {
+                "gpu": bench_infer_gpu(**({"size": 64, "reps": 2, "width": 8} if quick else {}))
+            }
+        return {"cpu": bench_infer_cpu(**_quick_infer(quick))}
     if section == "serve":
         from .infer import bench_serve
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -20,7 +21,7 @@ from ..config import TrainConfig
 from ..data.categories import fashionpedia
 from ..data.prepare import CACHE_VERSION, open_cache
 from ..data.transforms import augment, to_float
-from ..loader import epoch_batches, make_loader
+from ..loader import BatchPlan, epoch_batches, make_loader
 from ..losses import build_loss
 from ..models import build_model
 from ..steps import amp_dtype, build_optimizer, train_one_epoch
@@ -152,7 +153,7 @@ def loader_rate(cache: Path, batch: int, device: torch.device, workers: int, ste
     """Images/s of the loader, device copy and augmentation alone (no model)."""
     c = open_cache(cache)
     gen = torch.Generator().manual_seed(0)
-    aug_gen = torch.Generator(device=device).manual_seed(0)
+    aug_gen = torch.Generator().manual_seed(0)  # augment draws on the CPU
     batches = epoch_batches(c.indices, batch, gen)[: steps + 2]
     seen, t0 = 0, None
     for i, (images, masks) in enumerate(make_loader(c, batches, workers, device.type == "cuda")):
@@ -166,6 +167,32 @@ def loader_rate(cache: Path, batch: int, device: torch.device, workers: int, ste
             seen += images.shape[0]
     _sync(device)
     return seen / (time.perf_counter() - t0)
+
+
+def loader_restart_cost(cache: Path, batch: int, workers: int, epochs: int = 3) -> dict:
+    """Seconds from the start of an epoch to its first batch: a fresh loader per epoch (worker
+    start-up every time) against one loader kept for the run (:class:`BatchPlan`)."""
+    c = open_cache(cache)
+    gen = torch.Generator().manual_seed(0)
+    out = {}
+    for name, keep in (("fresh_loader_per_epoch", False), ("one_loader_per_run", True)):
+        plan = BatchPlan()
+        kept = make_loader(c, plan, workers, False)
+        waits = []
+        for _ in range(epochs + 1):
+            plan.batches = epoch_batches(c.indices, batch, gen)[:4]
+            loader = kept if keep else make_loader(c, list(plan.batches), workers, False)
+            t0 = time.perf_counter()
+            it = iter(loader)
+            next(it)
+            waits.append(time.perf_counter() - t0)
+            for _ in it:
+                pass
+            if not keep:
+                del it, loader
+        out[f"{name}_first_batch_s"] = float(np.median(waits[1:]))  # epoch 1 starts both
+        del kept
+    return out
 
 
 def end_to_end_rate(
@@ -202,11 +229,13 @@ def end_to_end_rate(
     dtype = amp_dtype(config, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
     gen = torch.Generator().manual_seed(0)
-    aug_gen = torch.Generator(device=device).manual_seed(0)
+    aug_gen = torch.Generator().manual_seed(0)  # augment draws on the CPU
+
+    plan = BatchPlan()  # one loader for every epoch, as in engine.train
+    loader = make_loader(c, plan, workers, device.type == "cuda")
 
     def epoch(n_steps: int) -> tuple[int, float]:
-        batches = epoch_batches(c.indices, batch, gen)[:n_steps]
-        loader = make_loader(c, batches, workers, device.type == "cuda")
+        plan.batches = epoch_batches(c.indices, batch, gen)[:n_steps]
         _sync(device)
         t0 = time.perf_counter()
         _, seen, _ = train_one_epoch(
@@ -232,8 +261,12 @@ def bench_train(
     width: int = 64,
     workers: int | None = None,
     quick: bool = False,
+    progress: Callable[[dict], None] | None = None,
 ) -> dict:
-    """All training figures for one device; CPU defaults are small enough for a laptop."""
+    """All training figures for one device; CPU defaults are small enough for a laptop.
+
+    ``progress`` gets the partial result after every model, so a run cut short keeps its rows.
+    """
     import os
     import tempfile
 
@@ -258,9 +291,14 @@ def bench_train(
         "models": {},
     }
     tmp = Path(tempfile.mkdtemp())
+    first_steps = steps
     for size in sizes:
+        # Fewer steps at larger sizes keep each measurement near the same duration.
+        steps = max(4, round(first_steps * (sizes[0] / size) ** 2))
         cache = synthetic_cache(tmp / f"c{size}", max(batch * (steps + 4), 16), size)
         result[f"loader_images_per_s_{size}"] = loader_rate(cache, batch, dev, workers, steps)
+        if size == sizes[0]:
+            result["loader_epoch_start"] = loader_restart_cost(cache, batch, max(workers, 2))
         for name in models:
             row: dict = {}
             for variant in variants:
@@ -277,7 +315,9 @@ def bench_train(
             )
             best_model = max(v for k, v in row.items() if k.startswith("model_"))
             row["end_to_end_vs_best_model_step"] = row["end_to_end"] / best_model
-            flops = train_flops_per_image(build_model(name, NUM_CLASSES, width=width), size, dev)
+            flops = train_flops_per_image(
+                build_model(name, NUM_CLASSES, width=width).to(dev), size, dev
+            )
             row["gflops_per_image"] = flops / 1e9
             row["mfu_end_to_end"] = (
                 row["end_to_end"] * flops / (result["matmul_peak_tflops"] * 1e12)
@@ -285,6 +325,8 @@ def bench_train(
             if gpu:
                 row["peak_memory_gb_by_batch"] = peak_memory(name, size, dev, width)
             result["models"][f"{name}@{size}"] = row
+            if progress:
+                progress(result)
     return result
 
 
