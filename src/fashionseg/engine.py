@@ -22,7 +22,7 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, load_config, save_config
-from .loader import epoch_batches, make_loader, resolve_data, split_indices
+from .loader import BatchPlan, epoch_batches, make_loader, resolve_data, split_indices
 from .losses import build_loss, median_frequency_weights
 from .metrics import METRIC_KEYS
 from .models import build_model
@@ -202,17 +202,21 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
     if state and config.max_minutes > 0:  # a budget-fitted schedule continues as it was fitted
         planned = state.get("epochs_planned", planned)
     total_steps = steps_per_epoch * planned
+    plan = BatchPlan()
+    train_loader = make_loader(cache, plan, config.workers, pin)
     train_start = time.perf_counter()
     epoch = start_epoch
     while epoch < planned:
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        batches = epoch_batches(train_idx, config.batch_size, gen, dist_info.rank, dist_info.world)
+        plan.batches = epoch_batches(
+            train_idx, config.batch_size, gen, dist_info.rank, dist_info.world
+        )
         t0 = time.perf_counter()
         train_loss, seen, steps = train_one_epoch(
             train_model,
             loss_fn,
             optimizer,
-            make_loader(cache, batches, config.workers, pin),
+            train_loader,
             config,
             device,
             gen,
@@ -231,7 +235,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         seconds = time.perf_counter() - t0
         last = epoch + 1 == planned
         if config.max_minutes > 0 and epoch == start_epoch + 1:
-            planned = _fit_budget(config, planned, epoch + 1, train_start, dist_info, device)
+            planned = _fit_budget(
+                config, planned, epoch + 1, train_start, seconds, dist_info, device
+            )
             total_steps = steps_per_epoch * planned
             last = epoch + 1 >= planned
         if not last and (epoch + 1) % max(1, config.eval_every):
@@ -318,20 +324,28 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
 
 
 def _fit_budget(
-    config: TrainConfig, planned: int, done: int, start: float, dist_info: Dist, device
+    config: TrainConfig,
+    planned: int,
+    done: int,
+    start: float,
+    last_seconds: float,
+    dist_info: Dist,
+    device,
 ) -> int:
-    """Epochs that fit ``max_minutes``, from the pace of the second epoch (the first one pays
-    for warm-up). The schedule then decays over exactly those epochs."""
-    per_epoch = time.perf_counter() - start
-    per_epoch = torch.tensor([per_epoch / done], device=device if device.type == "cuda" else "cpu")
+    """Epochs that fit ``max_minutes``: the time left, at the pace of the epoch just run (the
+    first one pays for warm-up, which on a GPU can cost ten steady epochs), with a tenth kept
+    for validation. The schedule then decays over exactly those epochs."""
+    pace = [time.perf_counter() - start, last_seconds]
+    pace = torch.tensor(pace, device=device if device.type == "cuda" else "cpu")
     if dist_info.world > 1:  # every rank must stop at the same epoch
-        torch.distributed.all_reduce(per_epoch, op=torch.distributed.ReduceOp.MAX)
-    fits = int(config.max_minutes * 60 / float(per_epoch))
+        torch.distributed.all_reduce(pace, op=torch.distributed.ReduceOp.MAX)
+    elapsed, per_epoch = (float(v) for v in pace)
+    fits = done + int((config.max_minutes * 60 - elapsed) / (1.1 * per_epoch))
     new = max(done, min(planned, fits))
     if dist_info.main and new != planned:
         print(
             f"{config.max_minutes} min budget: {new} epochs instead of {planned} "
-            f"({float(per_epoch):.1f} s per epoch)",
+            f"({per_epoch:.1f} s per epoch after {elapsed:.0f} s of warm-up and 2 epochs)",
             file=sys.stderr,
         )
     return new

@@ -111,12 +111,35 @@ class BatchReader(Dataset):
         return torch.from_numpy(self._images[rows]), torch.from_numpy(self._masks[rows])
 
 
-def make_loader(cache: Cache, batches: list[list[int]], workers: int, pin: bool) -> DataLoader:
+class BatchPlan:
+    """The batches of the current epoch, as a sampler that one loader keeps for a whole run.
+
+    Assigning ``batches`` between epochs lets the loader's persistent workers serve the next
+    epoch. Starting fresh workers every epoch cost more than the epoch itself on a GPU: on the
+    800 CCP photos an H200 trains an epoch in about 2 s.
+    """
+
+    def __init__(self, batches: list[list[int]] | None = None):
+        self.batches = list(batches or [])
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
+def make_loader(
+    cache: Cache, batches: list[list[int]] | BatchPlan, workers: int, pin: bool
+) -> DataLoader:
+    """A loader of whole batches; pass a :class:`BatchPlan` to reuse it (and its workers)."""
+    plan = batches if isinstance(batches, BatchPlan) else BatchPlan(batches)
     return DataLoader(
         BatchReader(cache.root),
-        sampler=batches,
+        sampler=plan,
         batch_size=None,
         num_workers=workers,
         pin_memory=pin,
         prefetch_factor=4 if workers > 0 else None,
+        persistent_workers=workers > 0,
     )

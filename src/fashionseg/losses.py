@@ -44,21 +44,22 @@ def focal(
 
 
 def dice(ignore_index: int = IGNORE, eps: float = 1.0) -> Loss:
-    """Soft multiclass Dice: 1 - mean over classes present in the batch (truth or prediction
-    mass) of (2 |P.T| + eps) / (|P| + |T| + eps), over valid pixels."""
+    """Soft multiclass Dice: 1 - mean over the classes present in the batch's truth of
+    (2 |P.T| + eps) / (|P| + |T| + eps), over valid pixels."""
 
     def loss(logits: torch.Tensor, masks: torch.Tensor) -> torch.Tensor:
-        valid = (masks != ignore_index)[:, None]
-        probs = F.softmax(logits.float(), dim=1) * valid
-        onehot = (
-            F.one_hot(torch.where(valid[:, 0], masks, 0), logits.shape[1]).permute(0, 3, 1, 2)
-            * valid
-        )
-        inter = (probs * onehot).sum((0, 2, 3))
-        total = probs.sum((0, 2, 3)) + onehot.sum((0, 2, 3))
-        present = onehot.sum((0, 2, 3)) > 0
-        score = (2 * inter + eps) / (total + eps)
-        return 1 - score[present].mean() if present.any() else logits.sum() * 0
+        valid = masks != ignore_index
+        target = torch.where(valid, masks, 0)
+        probs = F.softmax(logits.float(), dim=1) * valid[:, None]
+        # Per-class sums by scatter-add: no one-hot tensor (C label maps of int64) and no
+        # boolean indexing, which would make the host wait for the GPU every step.
+        flat = target.reshape(-1)
+        truth = probs.new_zeros(logits.shape[1]).scatter_add_(0, flat, valid.reshape(-1).float())
+        hit = probs.gather(1, target[:, None]).reshape(-1)
+        inter = probs.new_zeros(logits.shape[1]).scatter_add_(0, flat, hit)
+        score = (2 * inter + eps) / (probs.sum((0, 2, 3)) + truth + eps)
+        present = truth > 0
+        return ((1 - score) * present).sum() / present.sum().clamp(min=1)
 
     return loss
 

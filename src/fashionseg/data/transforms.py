@@ -18,9 +18,15 @@ STD = (0.229, 0.224, 0.225)
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> normalised float (N, 3, H, W) (ImageNet statistics)."""
     x = images.permute(0, 3, 1, 2).float().div_(255)
-    mean = torch.tensor(MEAN, device=x.device).view(1, 3, 1, 1)
-    std = torch.tensor(STD, device=x.device).view(1, 3, 1, 1)
+    mean = _to(torch.tensor(MEAN).view(1, 3, 1, 1), x.device)
+    std = _to(torch.tensor(STD).view(1, 3, 1, 1), x.device)
     return (x - mean) / std
+
+
+def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """A small CPU tensor to ``device`` without a stream sync: a blocking copy (plain ``.to``)
+    would make the host wait for all queued GPU work, every training step."""
+    return t.to(device, non_blocking=True)
 
 
 def augment(
@@ -47,7 +53,7 @@ def augment(
     n = images.shape[0]
     dev = images.device
     if hflip:
-        flip = (torch.rand(n, generator=gen) < 0.5).to(dev)
+        flip = _to(torch.rand(n, generator=gen) < 0.5, dev)
         images = torch.where(flip[:, None, None, None], images.flip(-1), images)
         masks = torch.where(flip[:, None, None], masks.flip(-1), masks)
     if scale != (1.0, 1.0):
@@ -58,7 +64,7 @@ def augment(
         theta = torch.zeros(n, 2, 3)
         theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
         theta[:, 0, 2], theta[:, 1, 2] = tx, ty
-        grid = F.affine_grid(theta.to(dev), list(images.shape), align_corners=False)
+        grid = F.affine_grid(_to(theta, dev), list(images.shape), align_corners=False)
         images = F.grid_sample(
             images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )
@@ -69,9 +75,9 @@ def augment(
         sampled = sampled[:, 0].long()
         masks = torch.where(sampled == 0, torch.full_like(sampled, IGNORE), sampled - 1)
     if jitter > 0:
-        b = (1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter).to(dev)
-        c = (1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter).to(dev)
-        sat = (1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter).to(dev)
+        b = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
+        c = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
+        sat = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
         gray = images.mean(dim=1, keepdim=True)
         images = (gray + (images - gray) * sat - mean) * c + mean
