@@ -1,3 +1,5 @@
+import re
+
 import numpy as np
 import pytest
 from pycocotools import mask as coco_mask
@@ -68,3 +70,62 @@ def test_sample_runs_matches_full_decode():
     starts, ends = parse_runs(rle_encode(mask), 40, 30)
     rows, cols = np.array([0, 5, 39]), np.array([0, 29, 7, 3])
     assert (sample_runs(starts, ends, rows, cols, 40) == mask[np.ix_(rows, cols)]).all()
+
+
+def _messy(rng: np.random.Generator, mask: np.ndarray) -> str:
+    """The mask's RLE with random extra whitespace, and sometimes one corruption."""
+    tokens = rle_encode(mask).split()
+    kind = rng.integers(0, 8)
+    if tokens and kind == 1:
+        tokens[rng.integers(len(tokens))] = "+3"
+    elif tokens and kind == 2:
+        tokens[rng.integers(len(tokens))] = "0"
+    elif tokens and kind == 3:
+        tokens = tokens[:-1]
+    elif tokens and kind == 4:
+        tokens[-1] = str(int(tokens[-1]) + 5)  # runs past the end
+    elif len(tokens) > 3 and kind == 5:
+        tokens[0], tokens[2] = tokens[2], tokens[0]  # unsorted
+    elif tokens and kind == 6:
+        tokens[0] = "9" * 25
+    seps = rng.choice([" ", "  ", "\t", "\n "], size=len(tokens) + 1)
+    return seps[0] + "".join(t + s for t, s in zip(tokens, seps[1:]))
+
+
+def test_compiled_kernel_agrees_with_numpy_on_good_and_bad_strings():
+    from fashionseg.data import rle_kernel
+    from fashionseg.data.rle import rle_decode_numpy
+
+    if rle_kernel.decode_into is None:
+        pytest.skip("numba not installed: rle_decode is the NumPy path")
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        h, w = rng.integers(1, 30, size=2)
+        mask = rng.random((h, w)) > rng.random()
+        encoded = _messy(rng, mask)
+        try:
+            expected = rle_decode_numpy(encoded, h, w)
+        except RLEError as e:
+            with pytest.raises(RLEError, match=re.escape(str(e))):
+                rle_decode(encoded, h, w)
+            # The kernel itself must refuse it, not decode it into something.
+            flat = np.zeros(h * w, bool)
+            assert rle_kernel.decode_into(np.frombuffer(encoded.encode(), np.uint8), flat) != 0
+            continue
+        assert np.array_equal(rle_decode(encoded, h, w), expected)
+
+
+@pytest.mark.parametrize(
+    "encoded, code",
+    [("1 2 3", "ODD"), ("1 x", "NOT_DIGITS"), ("+1 2", "NOT_DIGITS"), ("0 2", "BAD_START"),
+     ("5 10", "PAST_END"), ("5 2 1 2", "UNSORTED"), ("1 3 2 2", "UNSORTED"), ("3 0", "BAD_LENGTH"),
+     ("1 " + "9" * 19, "TOO_LONG"), ("1 2 3 2", "OK"), (" \t1 2\n", "OK"), ("", "OK")],
+)  # fmt: skip
+def test_kernel_codes(encoded, code):
+    from fashionseg.data import rle_kernel
+
+    if rle_kernel.decode_into is None:
+        pytest.skip("numba not installed")
+    flat = np.zeros(12, bool)
+    got = rle_kernel.decode_into(np.frombuffer(encoded.encode(), np.uint8), flat)
+    assert got == getattr(rle_kernel, code)
