@@ -238,3 +238,42 @@ def test_analyze_writes_figures_and_page(tiny_model, synth_data, tmp_path, capsy
     assert "notes.json" in (tmp_path / "an" / "errors.csv").read_text()
     assert main(["analyze", str(tmp_path / "none"), "--out", str(tmp_path / "x")]) == 2
     assert "no such folder" in capsys.readouterr().err
+
+
+def test_int8_export_is_quantized_and_reports_held_out_agreement(
+    tiny_model, synth_data, tmp_path, capsys
+):
+    pytest.importorskip("onnxruntime")
+    import onnx
+
+    from fashionseg.inference import Predictor
+    from fashionseg.predict.run import read_photo, segment
+
+    out = tmp_path / "int8.onnx"
+    photos = synth_data / "train"
+    assert (
+        main(["export", str(tiny_model), "--out", str(out), "--int8", "--calibration", str(photos)])
+        == 0
+    )
+    report = json.loads(capsys.readouterr().out)
+    n = len(list(photos.glob("*.jpg")))
+    assert report["held_out_photos"] == n // 4 and report["calibration_photos"] == n - n // 4
+    graph = onnx.load(str(out)).graph
+    ops = {node.op_type for node in graph.node}
+    assert "QuantizeLinear" in ops and "DequantizeLinear" in ops
+    int8_weights = [t for t in graph.initializer if t.data_type == onnx.TensorProto.INT8]
+    assert len(int8_weights) >= 5  # the convolutions' weights are stored as int8
+    quantized, reference = Predictor(out), Predictor(tiny_model, "cpu")
+    assert quantized.backend == "onnxruntime"
+    assert quantized.categories.names() == reference.categories.names()
+    # The reported agreement is real: recompute it on the held-out photos.
+    held = [read_photo(p) for p in sorted(photos.glob("*.jpg"))[3::4]]
+    same = sum(
+        int((a == b).sum()) for a, b in zip(segment(quantized, held), segment(reference, held))
+    )
+    total = sum(p.width * p.height for p in held)
+    assert same / total >= 0.9
+    assert report["pixel_agreement"] >= 0.9
+    # --int8 without photos: one line, exit 2, nothing written.
+    assert main(["export", str(tiny_model), "--out", str(tmp_path / "x.onnx"), "--int8"]) == 2
+    assert "calibration" in capsys.readouterr().err and not (tmp_path / "x.onnx").exists()

@@ -34,9 +34,16 @@ def cmd_analyze(args) -> None:
 
 
 def cmd_export(args) -> None:
-    from .export import export_onnx
+    if args.int8:
+        from .predict.run import collect_photos
+        from .quantize import quantize_int8
 
-    result = export_onnx(args.checkpoint, args.out, opset=args.opset)
+        photos = collect_photos(args.calibration) if args.calibration else []
+        result = quantize_int8(args.checkpoint, args.out, photos, opset=args.opset)
+    else:
+        from .export import export_onnx
+
+        result = export_onnx(args.checkpoint, args.out, opset=args.opset)
     print(json.dumps(result, indent=1))
 
 
@@ -89,6 +96,17 @@ def add_use_commands(sub) -> None:
     p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", required=True, help="the .onnx file")
     p.add_argument("--opset", type=int, default=18)
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="8-bit weights and activations (faster on CPUs; reports agreement with float32)",
+    )
+    p.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="PHOTOS_OR_FOLDERS",
+        help="photos like those the model will see, for --int8 (32 or more is best)",
+    )
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")

@@ -82,10 +82,11 @@ def rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
     Raises:
         RLEError: if the string is malformed (see :func:`parse_runs`).
     """
-    if rle_kernel.decode_into is not None and isinstance(encoded, str) and encoded.isascii():
+    kernel = rle_kernel.compiled()
+    if kernel is not None and isinstance(encoded, str) and encoded.isascii():
         flat = np.zeros(_check_size(height, width), dtype=bool)
         text = np.frombuffer(encoded.encode("ascii"), dtype=np.uint8)
-        if rle_kernel.decode_into(text, flat) == rle_kernel.OK:
+        if kernel(text, flat) == rle_kernel.OK:
             return flat.reshape(width, height).T
     return rle_decode_numpy(encoded, height, width)
 

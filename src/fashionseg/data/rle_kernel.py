@@ -8,12 +8,9 @@ caller back to the NumPy decoder, which reports exactly what is wrong.
 
 from __future__ import annotations
 
-import numpy as np
+from functools import cache
 
-try:
-    from numba import njit
-except ImportError:  # numba is a dependency, but keep the library importable without it
-    njit = None
+import numpy as np
 
 OK = 0
 NOT_DIGITS = 1  # a token with other characters than 0-9 (signs, letters)
@@ -74,5 +71,14 @@ def _decode_into(text: np.ndarray, out: np.ndarray) -> int:
     return OK if is_start else ODD
 
 
-# Compiled on first use and cached next to this file, so later processes load it in ~0.1 s.
-decode_into = njit(cache=True, nogil=True)(_decode_into) if njit else None
+@cache
+def compiled():
+    """The compiled kernel, or None without numba (a dependency, but the library stays usable
+    without it). Imported on first use: numba costs ~120 MB of memory and 0.3 s to import,
+    which ``prepare``'s workers, which never decode whole masks, should not pay. Compiled once
+    and cached next to this file, so later processes load it in ~0.3 s."""
+    try:
+        from numba import njit
+    except ImportError:
+        return None
+    return njit(cache=True, nogil=True)(_decode_into)
