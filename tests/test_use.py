@@ -256,6 +256,7 @@ def test_int8_export_is_quantized_and_reports_held_out_agreement(
         == 0
     )
     report = json.loads(capsys.readouterr().out)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["int8.onnx"]  # no temporary files
     n = len(list(photos.glob("*.jpg")))
     assert report["held_out_photos"] == n // 4 and report["calibration_photos"] == n - n // 4
     graph = onnx.load(str(out)).graph

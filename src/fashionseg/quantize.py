@@ -19,6 +19,8 @@ import numpy as np
 from .export import compare, export_onnx
 from .inference import ONNX_META, Predictor
 
+MAX_PHOTOS = 256  # calibration photos used at most
+
 
 def quantize_int8(
     checkpoint: str | Path, out: str | Path, photos: list[Path], opset: int = 18
@@ -26,7 +28,8 @@ def quantize_int8(
     """Export ``checkpoint`` to an int8 ONNX file calibrated on ``photos``.
 
     Three photos in four calibrate; every fourth is held out to measure agreement with the
-    float32 export (with fewer than 4 photos all calibrate, and agreement is on them).
+    float32 export (with fewer than 4 photos all calibrate, and agreement is on them; with more
+    than ``MAX_PHOTOS``, that many are picked evenly).
 
     Args:
         checkpoint: a fashionseg ``.pt`` checkpoint.
@@ -42,29 +45,37 @@ def quantize_int8(
 
     if not photos:
         raise ValueError("--int8 needs calibration photos: pass --calibration PHOTOS_OR_FOLDERS")
+    if len(photos) > MAX_PHOTOS:  # min/max ranges settle long before; spread the pick
+        photos = [photos[i] for i in np.linspace(0, len(photos) - 1, MAX_PHOTOS).astype(int)]
     out = Path(out)
-    tmp = Path(tempfile.mkdtemp(prefix="fashionseg-int8-"))
-    float_file = tmp / "float32.onnx"
-    export_onnx(checkpoint, float_file, opset)
-    reference = Predictor(float_file)
-    canvases = np.stack([reference.canvas(read_photo(p)) for p in photos])
-    held = np.arange(len(canvases)) % 4 == 3 if len(canvases) >= 4 else np.ones(len(canvases), bool)
-    calibrate = canvases[~held] if (~held).any() else canvases
-    print(
-        f"quantizing to int8, calibrated on {len(calibrate)} photos ...",
-        file=sys.stderr,
-        flush=True,
-    )
-    quantized = tmp / "int8.onnx"
-    info = {"config": reference.config, "categories": reference.categories.to_json()}
-    quantize_onnx(float_file, quantized, calibrate, {**info, "precision": "int8"})
-    check = compare(reference, Predictor(quantized), canvases[held])
     out.parent.mkdir(parents=True, exist_ok=True)
-    quantized.replace(out)
+    partial = out.with_name(f".{out.stem}.tmp.onnx")  # beside ``out``: the final move is a rename
+    with tempfile.TemporaryDirectory(prefix="fashionseg-int8-") as tmp:
+        float_file = Path(tmp) / "float32.onnx"
+        export_onnx(checkpoint, float_file, opset)
+        reference = Predictor(float_file)
+        canvases = np.stack([reference.canvas(read_photo(p)) for p in photos])
+        held = np.arange(len(canvases)) % 4 == 3
+        if not held.any() or held.all():
+            held[:] = True  # too few photos to hold any out: agreement on the calibration set
+        calibrate = canvases[~held] if (~held).any() else canvases
+        print(
+            f"quantizing to int8, calibrated on {len(calibrate)} photos ...",
+            file=sys.stderr,
+            flush=True,
+        )
+        info = {"config": reference.config, "categories": reference.categories.to_json()}
+        try:
+            quantize_onnx(float_file, partial, calibrate, {**info, "precision": "int8"})
+            check = compare(reference, Predictor(partial), canvases[held])
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+    partial.replace(out)
     return {
         "path": str(out),
         "calibration_photos": int(len(calibrate)),
-        "held_out_photos": int(held.sum()),
+        "held_out_photos": int(held.sum()) if len(calibrate) < len(canvases) else 0,
         **check,
     }
 
@@ -79,18 +90,18 @@ def quantize_onnx(
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    prepared = Path(out).with_name(Path(out).stem + ".prepared.onnx")
-    quant_pre_process(str(float_file), str(prepared), skip_symbolic_shape=True)
-    quantize_static(
-        str(prepared),
-        str(out),
-        _reader(canvases),
-        quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QUInt8,
-        weight_type=QuantType.QInt8,
-        per_channel=True,
-    )
-    prepared.unlink()
+    with tempfile.TemporaryDirectory(prefix="fashionseg-int8-") as tmp:
+        prepared = Path(tmp) / "prepared.onnx"  # shapes inferred, constants folded
+        quant_pre_process(str(float_file), str(prepared), skip_symbolic_shape=True)
+        quantize_static(
+            str(prepared),
+            str(out),
+            _reader(canvases),
+            quant_format=QuantFormat.QDQ,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+        )
     if info is not None:
         proto = onnx.load(str(out))
         del proto.metadata_props[:]
