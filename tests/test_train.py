@@ -118,6 +118,17 @@ def test_resume_is_exact(synth_cache, tmp_path):
     assert strip(a["history"]) == strip(b["history"])
 
 
+def test_loader_processes_serve_every_epoch_the_same_batches(synth_cache, tmp_path):
+    # One loader with persistent workers serves all epochs; its batches must be the epoch's own,
+    # so two worker processes train exactly what the in-process loader trains.
+    kw = dict(epochs=3, scale_min=0.8, scale_max=1.3, schedule="cosine")
+    train(_config(synth_cache, tmp_path / "w0", **kw))
+    train(_config(synth_cache, tmp_path / "w2", workers=2, **kw))
+    a = load_checkpoint(tmp_path / "w0" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "w2" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_resume_after_sigkill(synth_data, tmp_path):
     env = dict(os.environ, FASHIONSEG_CACHE=str(tmp_path / "cache"))
     run = tmp_path / "run"
