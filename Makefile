@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test lint format bench gpu-deps
+.PHONY: setup demo test lint format bench gpu-deps gpu-data
 
 setup: $(VENV)/.installed
 
@@ -37,3 +37,9 @@ gpu-deps: setup
 	rm -rf gpu-deps
 	$(PY) -m pip install -q --target gpu-deps --no-deps segmentation-models-pytorch timm
 	find gpu-deps -name __pycache__ -prune -exec rm -rf {} +
+
+# The CCP photos inside the checkout (git-ignored) for the GPU machine, which gets the
+# checkout's shared/ folder but not the ../shared beside it.
+gpu-data:
+	mkdir -p shared/data
+	cp -r ../shared/data/ccp-fashionpedia shared/data/
