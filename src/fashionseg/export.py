@@ -53,13 +53,20 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
     print(f"exporting {predictor.name} to {out} (opset {opset}) ...", file=sys.stderr)
     program = to_onnx(model, example, opset)
     proto = program.model_proto
-    info = {"config": predictor.config, "categories": predictor.categories.to_json()}
-    entry = proto.metadata_props.add()
-    entry.key, entry.value = ONNX_META, json.dumps(info)
+    stamp(proto, predictor)
     onnx.save(proto, str(tmp))
     check = compare(predictor, Predictor(tmp), example.numpy())
     tmp.replace(out)
     return {"path": str(out), **check}
+
+
+def stamp(proto, predictor: Predictor, **extra) -> None:
+    """Write the model's config and categories (and ``extra``) as fashionseg metadata,
+    replacing any there; :class:`Predictor` reads them back."""
+    info = {"config": predictor.config, "categories": predictor.categories.to_json(), **extra}
+    del proto.metadata_props[:]
+    entry = proto.metadata_props.add()
+    entry.key, entry.value = ONNX_META, json.dumps(info)
 
 
 def to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = 18):

@@ -115,8 +115,9 @@ class BatchPlan:
     """The batches of the current epoch, as a sampler that one loader keeps for a whole run.
 
     Assigning ``batches`` between epochs lets the loader's persistent workers serve the next
-    epoch. Starting fresh workers every epoch cost more than the epoch itself on a GPU: on the
-    800 CCP photos an H200 trains an epoch in about 2 s.
+    epoch. Fresh workers every epoch cost each epoch their start-up (0.22 s for 8 workers on
+    the 2-core development machine, against 0.045 s for kept ones), and on a GPU an epoch of
+    the 800 CCP photos takes only about 2 s.
     """
 
     def __init__(self, batches: list[list[int]] | None = None):

@@ -1,23 +1,22 @@
 """``fashionseg export --int8``: an ONNX model with 8-bit weights and activations.
 
 Static quantization (ONNX Runtime's QDQ format, per-channel int8 weights, uint8 activations)
-calibrated on the user's own photos. On CPUs it runs the convolutions in integer arithmetic,
-about 1.7x faster than the float32 export on 2 AVX2 cores. Labels can change where two classes
+calibrated on the user's own photos. On CPUs it runs the convolutions in integer arithmetic:
+1.6-2.0x faster than the float32 export on 2 AVX2 cores (docs/benchmarks.md). Labels can change where two classes
 are close, so the export measures and reports how many pixels agree with the float32 model on
 photos it did not calibrate on.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from .export import compare, export_onnx
-from .inference import ONNX_META, Predictor
+from .export import compare, export_onnx, stamp
+from .inference import Predictor
 
 MAX_PHOTOS = 256  # calibration photos used at most
 
@@ -56,18 +55,17 @@ def quantize_int8(
         reference = Predictor(float_file)
         canvases = np.stack([reference.canvas(read_photo(p)) for p in photos])
         held = np.arange(len(canvases)) % 4 == 3
-        if not held.any() or held.all():
-            held[:] = True  # too few photos to hold any out: agreement on the calibration set
-        calibrate = canvases[~held] if (~held).any() else canvases
+        # With fewer than 4 photos none is held out: agreement is then on the calibration set.
+        calibrate = canvases[~held] if held.any() else canvases
+        check_on = canvases[held] if held.any() else canvases
         print(
             f"quantizing to int8, calibrated on {len(calibrate)} photos ...",
             file=sys.stderr,
             flush=True,
         )
-        info = {"config": reference.config, "categories": reference.categories.to_json()}
         try:
-            quantize_onnx(float_file, partial, calibrate, {**info, "precision": "int8"})
-            check = compare(reference, Predictor(partial), canvases[held])
+            quantize_onnx(float_file, partial, calibrate, reference)
+            check = compare(reference, Predictor(partial), check_on)
         except BaseException:
             partial.unlink(missing_ok=True)
             raise
@@ -75,17 +73,18 @@ def quantize_int8(
     return {
         "path": str(out),
         "calibration_photos": int(len(calibrate)),
-        "held_out_photos": int(held.sum()) if len(calibrate) < len(canvases) else 0,
+        "held_out_photos": int(held.sum()),
         **check,
     }
 
 
 def quantize_onnx(
-    float_file: Path, out: Path, canvases: np.ndarray, info: dict | None = None
+    float_file: Path, out: Path, canvases: np.ndarray, reference: Predictor | None = None
 ) -> None:
     """Statically quantize an exported float32 model (QDQ, per-channel int8 weights, uint8
     activations), calibrated with min/max ranges over ``canvases`` (N, H, W, 3) uint8.
-    ``info`` replaces the fashionseg metadata."""
+    With ``reference`` (the float32 model's Predictor) the file gets its fashionseg metadata,
+    marked ``precision: int8``."""
     import onnx
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -102,11 +101,9 @@ def quantize_onnx(
             weight_type=QuantType.QInt8,
             per_channel=True,
         )
-    if info is not None:
+    if reference is not None:
         proto = onnx.load(str(out))
-        del proto.metadata_props[:]
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = ONNX_META, json.dumps(info)
+        stamp(proto, reference, precision="int8")
         onnx.save(proto, str(out))
 
 

@@ -177,19 +177,18 @@ def loader_restart_cost(cache: Path, batch: int, workers: int, epochs: int = 3) 
     out = {}
     for name, keep in (("fresh_loader_per_epoch", False), ("one_loader_per_run", True)):
         plan = BatchPlan()
-        kept = make_loader(c, plan, workers, False)
+        kept = make_loader(c, plan, workers, False) if keep else None
         waits = []
         for _ in range(epochs + 1):
             plan.batches = epoch_batches(c.indices, batch, gen)[:4]
-            loader = kept if keep else make_loader(c, list(plan.batches), workers, False)
+            loader = kept if keep else make_loader(c, plan, workers, False)
             t0 = time.perf_counter()
             it = iter(loader)
             next(it)
             waits.append(time.perf_counter() - t0)
             for _ in it:
                 pass
-            if not keep:
-                del it, loader
+            del it, loader  # a fresh loader's workers stop here, before the next one starts
         out[f"{name}_first_batch_s"] = float(np.median(waits[1:]))  # epoch 1 starts both
         del kept
     return out
