@@ -32,10 +32,12 @@ bench: setup
 	$(PY) -m fashionseg bench all --out docs/benchmarks.json
 
 # Packages the GPU machine lacks (it has torch, torchvision, yaml, tqdm and timm's needs, but no
-# network): smp, and the timm it was tested with. Carried with the GPU scripts in benchmarks/.
+# network): smp, the timm it was tested with, and pytest for the CUDA-only test. Carried with
+# the GPU scripts in benchmarks/.
 gpu-deps: setup
 	rm -rf gpu-deps
-	$(PY) -m pip install -q --target gpu-deps --no-deps segmentation-models-pytorch timm
+	$(PY) -m pip install -q --target gpu-deps --no-deps segmentation-models-pytorch timm \
+		pytest pluggy iniconfig packaging pygments
 	find gpu-deps -name __pycache__ -prune -exec rm -rf {} +
 
 # The CCP photos inside the checkout (git-ignored) for the GPU machine, which gets the

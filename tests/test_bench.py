@@ -24,6 +24,7 @@ def test_train_benchmark_dry_run_measures_every_stage():
     row = r["models"]["unet@64"]
     assert row["model_fp32"] > 0 and row["end_to_end"] > 0 and row["gflops_per_image"] > 0
     assert 0 < row["end_to_end_vs_best_model_step"] < 2
+    assert row["loop_on_device_batches"] > 0
     assert r["loader_images_per_s_64"] > 0 and r["matmul_peak_tflops"] > 0
 
 

@@ -55,3 +55,46 @@ def test_a_training_step_never_makes_the_host_wait_for_the_gpu():
         build_loss("ce+dice", 5)(logits, y).backward()
     finally:
         torch.cuda.set_sync_debug_mode(0)
+
+
+def _batch(n: int = 6, size: int = 32):
+    g = torch.Generator().manual_seed(1)
+    images = to_float(torch.randint(0, 256, (n, size, size, 3), dtype=torch.uint8, generator=g))
+    masks = torch.randint(0, 5, (n, size, size), generator=g)
+    return images, masks
+
+
+def test_augment_flips_image_and_mask_together():
+    images, masks = _batch()
+    x, y = augment(images, masks, torch.Generator().manual_seed(0), True)
+    flipped = [bool(torch.equal(y[i], masks[i].flip(-1))) for i in range(len(masks))]
+    assert any(flipped) and not all(flipped)  # about half of a batch of 6
+    for i, f in enumerate(flipped):
+        assert torch.equal(x[i], images[i].flip(-1) if f else images[i])
+        assert f or torch.equal(y[i], masks[i])
+
+
+def test_augment_zoom_in_crops_and_zoom_out_pads_with_ignore():
+    images, masks = _batch()
+    _, zoomed_in = augment(images, masks, torch.Generator().manual_seed(0), False, (2.0, 2.0))
+    _, zoomed_out = augment(images, masks, torch.Generator().manual_seed(0), False, (0.5, 0.5))
+    assert not (zoomed_in == 255).any()  # a crop stays inside the photo
+    assert not torch.equal(zoomed_in, masks)
+    # Labels that name the column band (and the row band): a zoom with a shift, and no shear or
+    # rotation, keeps every row (column) alike, and the bands in order.
+    bands = (torch.arange(32) // 8).expand(6, 32, 32)
+    for labels, dim in ((bands, 1), (bands.transpose(1, 2), 2)):
+        _, y = augment(images, labels, torch.Generator().manual_seed(0), False, (2.0, 2.0))
+        assert (y == y.select(dim, 0).unsqueeze(dim)).all()
+        assert (y.diff(dim=3 - dim) >= 0).all()
+    # Half the size each way, placed wholly inside: 3/4 of every sample is border.
+    border = (zoomed_out == 255).float().mean(dim=(1, 2))
+    assert ((border > 0.7) & (border < 0.8)).all(), border
+
+
+def test_augment_jitter_changes_colours_not_labels():
+    images, masks = _batch()
+    x, y = augment(images, masks, torch.Generator().manual_seed(0), False, (1.0, 1.0), 0.3)
+    assert torch.equal(y, masks)
+    assert not torch.allclose(x, images)
+    assert x.shape == images.shape

@@ -6,6 +6,8 @@ resumed run draws exactly what the uninterrupted one would have.
 
 from __future__ import annotations
 
+import functools
+
 import torch
 import torch.nn.functional as F
 
@@ -18,14 +20,26 @@ STD = (0.229, 0.224, 0.225)
 def to_float(images: torch.Tensor) -> torch.Tensor:
     """uint8 (N, H, W, 3) -> normalised float (N, 3, H, W) (ImageNet statistics)."""
     x = images.permute(0, 3, 1, 2).float().div_(255)
-    mean = _to(torch.tensor(MEAN).view(1, 3, 1, 1), x.device)
-    std = _to(torch.tensor(STD).view(1, 3, 1, 1), x.device)
+    mean, std = _mean_std(x.device)
     return (x - mean) / std
 
 
+@functools.cache
+def _mean_std(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    # Made once per device: a fresh copy every step would be a host-to-device transfer each time.
+    stats = _to(torch.tensor([MEAN, STD]), device).view(2, 1, 3, 1, 1)
+    return stats[0], stats[1]
+
+
 def _to(t: torch.Tensor, device: torch.device) -> torch.Tensor:
-    """A small CPU tensor to ``device`` without a stream sync: a blocking copy (plain ``.to``)
-    would make the host wait for all queued GPU work, every training step."""
+    """A small CPU tensor to ``device`` without making the host wait for the GPU.
+
+    A plain ``.to`` waits for all queued GPU work. ``non_blocking`` alone is not enough from
+    ordinary (pageable) memory, where the driver may still synchronise with the stream to stage
+    the copy; from pinned memory the copy is truly asynchronous.
+    """
+    if device.type == "cuda":
+        t = t.pin_memory()
     return t.to(device, non_blocking=True)
 
 
@@ -51,20 +65,30 @@ def augment(
         The augmented ``(images, masks)`` with the same shapes.
     """
     n = images.shape[0]
-    dev = images.device
+    # All draws first, on the CPU, in one (N, 10) table that goes to the device in one copy:
+    # flip, the 2x3 affine matrix, brightness, contrast, saturation.
+    draws = torch.zeros(n, 10)
+    draws[:, 1] = draws[:, 5] = draws[:, 7:] = 1  # identity transform, no jitter
     if hflip:
-        flip = _to(torch.rand(n, generator=gen) < 0.5, dev)
-        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
-        masks = torch.where(flip[:, None, None], masks.flip(-1), masks)
-    if scale != (1.0, 1.0):
+        draws[:, 0] = (torch.rand(n, generator=gen) < 0.5).float()
+    zoom = scale != (1.0, 1.0)
+    if zoom:
         s = torch.empty(n).uniform_(scale[0], scale[1], generator=gen)
         room = (1 - 1 / s).abs()
-        tx = (torch.rand(n, generator=gen) * 2 - 1) * room
-        ty = (torch.rand(n, generator=gen) * 2 - 1) * room
-        theta = torch.zeros(n, 2, 3)
-        theta[:, 0, 0] = theta[:, 1, 1] = 1 / s
-        theta[:, 0, 2], theta[:, 1, 2] = tx, ty
-        grid = F.affine_grid(_to(theta, dev), list(images.shape), align_corners=False)
+        draws[:, 1] = draws[:, 5] = 1 / s
+        draws[:, 3] = (torch.rand(n, generator=gen) * 2 - 1) * room
+        draws[:, 6] = (torch.rand(n, generator=gen) * 2 - 1) * room
+    if jitter > 0:
+        for col in (7, 8, 9):
+            draws[:, col] = 1 + (torch.rand(n, generator=gen) * 2 - 1) * jitter
+    draws = _to(draws, images.device)
+    if hflip:
+        flip = draws[:, 0] > 0.5
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        masks = torch.where(flip[:, None, None], masks.flip(-1), masks)
+    if zoom:
+        theta = draws[:, 1:7].reshape(n, 2, 3)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
         images = F.grid_sample(
             images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
         )
@@ -75,9 +99,7 @@ def augment(
         sampled = sampled[:, 0].long()
         masks = torch.where(sampled == 0, torch.full_like(sampled, IGNORE), sampled - 1)
     if jitter > 0:
-        b = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
-        c = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
-        sat = _to(1 + (torch.rand(n, 1, 1, 1, generator=gen) * 2 - 1) * jitter, dev)
+        b, c, sat = (draws[:, col].view(n, 1, 1, 1) for col in (7, 8, 9))
         mean = images.mean(dim=(1, 2, 3), keepdim=True)
         gray = images.mean(dim=1, keepdim=True)
         images = (gray + (images - gray) * sat - mean) * c + mean
