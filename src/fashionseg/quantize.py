@@ -2,9 +2,9 @@
 
 Static quantization (ONNX Runtime's QDQ format, per-channel int8 weights, uint8 activations)
 calibrated on the user's own photos. On CPUs it runs the convolutions in integer arithmetic:
-1.6-2.0x faster than the float32 export on 2 AVX2 cores (docs/benchmarks.md). Labels can change where two classes
-are close, so the export measures and reports how many pixels agree with the float32 model on
-photos it did not calibrate on.
+1.6-2.0x faster than the float32 export on 2 AVX2 cores (docs/benchmarks.md). Labels can change
+where two classes are close, so the export measures and reports how many pixels agree with the
+float32 model on photos it did not calibrate on.
 """
 
 from __future__ import annotations

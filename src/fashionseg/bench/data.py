@@ -37,6 +37,11 @@ def _timeit(fn, repeat: int = 3) -> float:
     return best
 
 
+def _rle_rows(data: str | Path) -> list[tuple[str, int, int]]:
+    """(RLE string, height, width) of every mask in a data folder."""
+    return [(i.rle, r.height, r.width) for r in open_dataset(data) for i in r.instances]
+
+
 def bench_rle(data: str | None = None, quick: bool = False) -> dict:
     """Masks/s decoding every row of a CSV: the library against the per-run Python loop.
 
@@ -46,12 +51,14 @@ def bench_rle(data: str | None = None, quick: bool = False) -> dict:
     mask lands on fresh pages that the kernel must zero, the same cost for any decoder.
     """
     if data is None:
-        tmp = tempfile.mkdtemp()
         from ..data.synth import synth
 
         n, size = (6, "128x192") if quick else (60, "512x768")
-        data = str(synth(Path(tmp) / "d", images=n, size=size, seed=0, workers=2))
-    rows = [(i.rle, r.height, r.width) for r in open_dataset(data) for i in r.instances]
+        with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+            rows = _rle_rows(synth(Path(tmp), images=n, size=size, seed=0, workers=2))
+        data = f"synthetic: {n} photos of {size}"
+    else:
+        rows = _rle_rows(data)
     t0 = time.perf_counter()
     rle_decode(*rows[0])  # the compiled kernel: loaded from its cache, or compiled once
     first_call = time.perf_counter() - t0
@@ -125,12 +132,16 @@ def bench_prepare(
     images: int = 24, size: int = 256, photo: str = "2400x3600", workers: list[int] | None = None
 ) -> dict:
     """``prepare`` vs the straightforward pipeline on large synthetic photos."""
+    with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+        return _bench_prepare(Path(tmp), images, size, photo, workers or [1, 2])
+
+
+def _bench_prepare(tmp: Path, images: int, size: int, photo: str, workers: list[int]) -> dict:
     from PIL import Image
 
     from ..data.prepare import open_cache, prepare_one
     from ..data.synth import synth
 
-    tmp = Path(tempfile.mkdtemp())
     data = synth(tmp / "big", images=images, size=photo, seed=0, workers=2)
     records = list(open_dataset(data))
     masks_per_image = float(np.mean([len(r.instances) for r in records]))
@@ -163,9 +174,7 @@ def bench_prepare(
     same_process = bool(
         (np.asarray(open_cache(tmp / "c1").masks) == np.load(tmp / "base.npy")).all()
     )
-    scaling = {
-        w: images / _prepare_process(data, tmp / f"w{w}", size, w, env) for w in workers or [1, 2]
-    }
+    scaling = {w: images / _prepare_process(data, tmp / f"w{w}", size, w, env) for w in workers}
     return {
         "photos": f"{images} x {photo}",
         "masks_per_image": masks_per_image,
@@ -222,15 +231,15 @@ def synth_many(out: Path, n: int, photo: str, distinct: int = 100) -> Path:
 
 def bench_memory(counts=(100, 1000), photo: str = "640x960", size: int = 256) -> dict:
     """Peak RSS (MB) of a whole ``prepare`` process as the number of photos grows."""
-    tmp = Path(tempfile.mkdtemp())
     out = {"photo": photo, "target": size}
     for n in counts:
-        data = synth_many(tmp / f"d{n}", n, photo)
-        proc = subprocess.run(
-            [sys.executable, "-c", _RSS_SCRIPT, str(data), str(tmp / f"c{n}"), str(size)],
-            check=True,
-            capture_output=True,
-            text=True,
-        )
+        with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+            data = synth_many(Path(tmp) / "data", n, photo)
+            proc = subprocess.run(
+                [sys.executable, "-c", _RSS_SCRIPT, str(data), str(Path(tmp) / "cache"), str(size)],
+                check=True,
+                capture_output=True,
+                text=True,
+            )
         out[f"peak_rss_mb_{n}_photos"] = int(proc.stdout.split()[-1]) / 1024
     return out

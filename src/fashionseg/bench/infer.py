@@ -39,16 +39,17 @@ def _onnx_sessions(model: torch.nn.Module, x: torch.Tensor, threads: int) -> tup
     from ..export import to_onnx
     from ..quantize import quantize_onnx
 
-    path = Path(tempfile.mkdtemp()) / "m.onnx"
-    program = to_onnx(model, x)
-    program.save(str(path))
-    quantize_onnx(path, path.with_name("int8.onnx"), x.numpy())
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
-    return tuple(
-        ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
-        for p in (path, path.with_name("int8.onnx"))
-    )
+    with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+        path, int8 = Path(tmp) / "m.onnx", Path(tmp) / "int8.onnx"
+        to_onnx(model, x).save(str(path))
+        quantize_onnx(path, int8, x.numpy())
+        # A session holds its model in memory: the files can go once both are made.
+        return tuple(
+            ort.InferenceSession(str(p), opts, providers=["CPUExecutionProvider"])
+            for p in (path, int8)
+        )
 
 
 def bench_infer_cpu(
@@ -151,13 +152,16 @@ def bench_serve(
     from ..serve.app import create_app
     from ..serve.background import background_server
 
-    if model is None:
-        model = str(random_checkpoint(Path(tempfile.mkdtemp()) / "bench.pt", arch, width, size))
     if photo is None:
         sample = resources.files("fashionseg") / "sample" / "ccp" / "train"
         photo = str(sorted(Path(str(sample)).glob("*.jpg"))[0])
     data = Path(photo).read_bytes()
-    app = create_app(model, device="auto")
+    if model is None:
+        with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+            # The app loads the checkpoint when it is made; the file is not needed after.
+            app = create_app(str(random_checkpoint(Path(tmp) / "bench.pt", arch, width, size)))
+    else:
+        app = create_app(model)
     with background_server(app, log_level="error") as base:
         url = f"{base}/api/segment"
 

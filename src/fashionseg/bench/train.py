@@ -297,44 +297,57 @@ def bench_train(
         "matmul_peak_dtype": str(peak_dtype).replace("torch.", ""),
         "models": {},
     }
-    tmp = Path(tempfile.mkdtemp())
     first_steps = steps
     for size in sizes:
         # Fewer steps at larger sizes keep each measurement near the same duration.
         steps = max(4, round(first_steps * (sizes[0] / size) ** 2))
-        cache = synthetic_cache(tmp / f"c{size}", max(batch * (steps + 4), 16), size)
-        result[f"loader_images_per_s_{size}"] = loader_rate(cache, batch, dev, workers, steps)
-        if size == sizes[0]:
-            result["loader_epoch_start"] = loader_restart_cost(cache, batch, max(workers, 2))
-        for name in models:
-            row: dict = {}
-            for variant in variants:
-                if variant == "compile" and (name == "segnet" or size != sizes[0]):
-                    # Compiling costs a minute per shape: only at the first size, as in issue 6's
-                    # table, and not segnet (its max-unpooling has no compiled row there either).
-                    continue
-                row[f"model_{variant}"] = model_step_rate(
-                    name, size, batch, dev, variant, steps, width
+        with tempfile.TemporaryDirectory(prefix="fashionseg-bench-") as tmp:
+            cache = synthetic_cache(Path(tmp), max(batch * (steps + 4), 16), size)
+            result[f"loader_images_per_s_{size}"] = loader_rate(cache, batch, dev, workers, steps)
+            if size == sizes[0]:
+                result["loader_epoch_start"] = loader_restart_cost(cache, batch, max(workers, 2))
+            for name in models:
+                # Compiling costs a minute per shape: only at the first size, as in issue 6's
+                # table, and not segnet (its max-unpooling has no compiled row there either).
+                can_compile = name != "segnet" and size == sizes[0]
+                kinds = [v for v in variants if v != "compile" or can_compile]
+                row = _model_row(name, size, cache, dev, batch, steps, kinds, workers, width)
+                row["mfu_end_to_end"] = (
+                    row["end_to_end"] * row["gflops_per_image"] / result["matmul_peak_tflops"] / 1e3
                 )
-            compiled = gpu and "compile" in variants and name != "segnet" and size == sizes[0]
-            row["end_to_end"], row["loop_on_device_batches"] = end_to_end_rate(
-                name, cache, batch, dev, workers, steps, compiled, width
-            )
-            best_model = max(v for k, v in row.items() if k.startswith("model_"))
-            row["end_to_end_vs_best_model_step"] = row["end_to_end"] / best_model
-            flops = train_flops_per_image(
-                build_model(name, NUM_CLASSES, width=width).to(dev), size, dev
-            )
-            row["gflops_per_image"] = flops / 1e9
-            row["mfu_end_to_end"] = (
-                row["end_to_end"] * flops / (result["matmul_peak_tflops"] * 1e12)
-            )
-            if gpu:
-                row["peak_memory_gb_by_batch"] = peak_memory(name, size, dev, width)
-            result["models"][f"{name}@{size}"] = row
-            if progress:
-                progress(result)
+                result["models"][f"{name}@{size}"] = row
+                if progress:
+                    progress(result)
     return result
+
+
+def _model_row(
+    name: str,
+    size: int,
+    cache: Path,
+    dev: torch.device,
+    batch: int,
+    steps: int,
+    variants: list[str],
+    workers: int,
+    width: int,
+) -> dict:
+    """One model's figures at one size: model-only rates in ``variants``, end to end (compiled
+    when ``variants`` has ``compile``), FLOPs per image and, on a GPU, peak memory."""
+    row: dict = {}
+    for variant in variants:
+        row[f"model_{variant}"] = model_step_rate(name, size, batch, dev, variant, steps, width)
+    compiled = dev.type == "cuda" and "compile" in variants
+    row["end_to_end"], row["loop_on_device_batches"] = end_to_end_rate(
+        name, cache, batch, dev, workers, steps, compiled, width
+    )
+    best_model = max(v for k, v in row.items() if k.startswith("model_"))
+    row["end_to_end_vs_best_model_step"] = row["end_to_end"] / best_model
+    flops = train_flops_per_image(build_model(name, NUM_CLASSES, width=width).to(dev), size, dev)
+    row["gflops_per_image"] = flops / 1e9
+    if dev.type == "cuda":
+        row["peak_memory_gb_by_batch"] = peak_memory(name, size, dev, width)
+    return row
 
 
 def peak_memory(name: str, size: int, device: torch.device, width: int) -> dict:
