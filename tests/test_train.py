@@ -5,7 +5,6 @@ import pickle
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import torch
@@ -129,6 +128,21 @@ def test_loader_processes_serve_every_epoch_the_same_batches(synth_cache, tmp_pa
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+KILL_IN_EPOCH_3 = """
+import os, signal, sys
+import fashionseg.engine as engine
+real, calls = engine.train_one_epoch, []
+def dying(*args, **kwargs):
+    calls.append(1)
+    if len(calls) == 3:
+        os.kill(os.getpid(), signal.SIGKILL)
+    return real(*args, **kwargs)
+engine.train_one_epoch = dying
+from fashionseg.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 def test_resume_after_sigkill(synth_data, tmp_path):
     env = dict(os.environ, FASHIONSEG_CACHE=str(tmp_path / "cache"))
     run = tmp_path / "run"
@@ -150,15 +164,16 @@ def test_resume_after_sigkill(synth_data, tmp_path):
         "--no-tensorboard",
     ]
     cmd = [sys.executable, "-m", "fashionseg", "train", *args, "--out", str(run)]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    while time.time() < deadline and not (run / "history.csv").exists():
-        time.sleep(0.05)
-    time.sleep(0.3)  # into epoch 2
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # The kill lands at a known point: the process SIGKILLs itself as epoch 3 starts, after
+    # epoch 2's checkpoint (no timing, so it cannot race a fast machine).
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_IN_EPOCH_3, "train", *args, "--out", str(run)],
+        env=env,
+        capture_output=True,
+    )
+    assert killed.returncode == -signal.SIGKILL
     done = load_checkpoint(run / "last.pt")["epoch"]
-    assert 1 <= done < 4
+    assert done == 2
     assert (
         subprocess.run(
             [sys.executable, "-m", "fashionseg", "train", "--resume", str(run)],

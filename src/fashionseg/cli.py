@@ -20,6 +20,14 @@ class UsageError(Exception):
 
 def cmd_masks(args) -> None:
     from .data.masks import write_masks
+    from .outputs import OutputError, output_dir
+
+    # The data's own folders (photos, mask PNGs) and the data folder itself are never outputs.
+    data = Path(args.data)
+    if data.is_dir():
+        if Path(args.out).resolve() == data.resolve():
+            raise OutputError(f"{args.out}: is the data folder; choose a folder apart from it")
+        output_dir(args.out, [p for p in data.iterdir() if p.is_dir()])
 
     n = write_masks(args.data, args.out, args.size, args.classes, args.strict, args.workers)
     print(f"wrote {n} label maps to {args.out}")
@@ -110,29 +118,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data_commands(sub)
-    try:
-        from .cli_models import add_model_commands
-        from .cli_use import add_use_commands
-    except ImportError:  # pragma: no cover - model commands are optional at import time
-        pass
-    else:
-        add_model_commands(sub)
-        add_use_commands(sub)
+    from .cli_models import add_model_commands
+    from .cli_use import add_use_commands
+
+    add_model_commands(sub)
+    add_use_commands(sub)
     return parser
 
 
+def user_message(error: BaseException) -> str:
+    """One line for an error: the file and the problem where the error names a file."""
+    if isinstance(error, OSError) and error.filename is not None:
+        reason = error.strerror or type(error).__name__
+        return f"{error.filename}: {reason}"
+    text = str(error).strip()
+    if isinstance(error, KeyError):  # str(KeyError) is the bare key
+        text = f"missing {text}"
+    first = text.splitlines()[0] if text else type(error).__name__
+    return first if len(first) <= 300 else first[:297] + "..."
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. Errors a user can cause are one line on stderr with exit status 2;
+    anything else is one line with status 1. ``--debug`` (anywhere) shows the traceback."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
+    parser.epilog = "--debug anywhere on the line shows the full traceback of an error."
     args = parser.parse_args(argv)
+    from PIL import Image
+
     from .data.formats import DataFormatError
     from .data.parallel import StrictError
 
+    user_errors = (
+        StrictError,
+        DataFormatError,
+        UsageError,
+        ValueError,  # DataError, CheckpointError, PretrainedError, UnicodeDecodeError, ...
+        OSError,  # missing, existing, too long, not a folder, permission, ...
+        EOFError,  # a truncated .gz
+        RuntimeError,  # TrainingError and torch's complaints about a file
+        Image.DecompressionBombError,
+    )
     try:
         args.fn(args)
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue", file=sys.stderr)
         return 130
-    except (StrictError, DataFormatError, UsageError, FileNotFoundError, ValueError) as e:
-        print(f"fashionseg {args.command}: error: {e}", file=sys.stderr)
-        return 2
+    except Exception as e:
+        if debug:
+            raise
+        code = 2 if isinstance(e, user_errors) else 1
+        hint = "" if code == 2 else " (rerun with --debug for the traceback)"
+        print(f"fashionseg {args.command}: error: {user_message(e)}{hint}", file=sys.stderr)
+        return code
     return 0

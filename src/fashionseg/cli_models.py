@@ -6,20 +6,34 @@ import json
 import sys
 from pathlib import Path
 
+# What --resume may change: more (or fewer) epochs, and where and how fast it runs.
+RESUME_FLAGS = {"epochs", "workers", "device", "tensorboard"}
+
 
 def cmd_train(args) -> None:
+    from .cli import UsageError
     from .config import TrainConfig, load_config
     from .engine import resume_config, train
 
-    if args.resume:
-        config = resume_config(args.resume)
-        train(config, resume=True)
-        return
     flags = {
         k: getattr(args, k)
         for k in TrainConfig.__dataclass_fields__
         if getattr(args, k, None) is not None
     }
+    if args.resume:
+        config = resume_config(args.resume)
+        fixed = sorted(set(flags) - RESUME_FLAGS - {"out"})
+        if fixed or args.config:
+            names = ", ".join("--" + k.replace("_", "-") for k in fixed) or "--config"
+            raise UsageError(
+                f"--resume continues {args.resume} as it was started; {names} cannot change "
+                f"(allowed: {', '.join('--' + k.replace('_', '-') for k in sorted(RESUME_FLAGS))})"
+            )
+        for key, value in flags.items():
+            setattr(config, key, value)
+        config.out = str(args.resume)  # the folder named, even if config.yaml says otherwise
+        train(config, resume=True)
+        return
     config = load_config(args.config, **flags)
     if not config.data:
         raise ValueError("--data is required (a cache or a data folder)")
@@ -29,6 +43,10 @@ def cmd_train(args) -> None:
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_checkpoint
     from .metrics import format_table
+    from .outputs import output_file
+
+    if args.out:
+        output_file(args.out, [args.checkpoint])
 
     metrics = evaluate_checkpoint(
         args.checkpoint,
@@ -45,6 +63,10 @@ def cmd_evaluate(args) -> None:
 def cmd_score(args) -> None:
     from .evaluate import score_folder
     from .metrics import format_table
+    from .outputs import output_file
+
+    if args.out:
+        output_file(args.out)
 
     metrics = score_folder(args.predictions, args.data, ids_file=args.ids)
     print(format_table(metrics, f"{args.predictions} against {args.data}"))
@@ -85,29 +107,22 @@ def cmd_demo(args) -> None:
     config = str(resources.files("fashionseg") / "configs" / "demo.yaml")
     print(f"[demo] a small study on 48 real photos ({config})", file=sys.stderr)
     report = run_study(sample, out / "study", StudyConfig.load(config, epochs=args.epochs))
-    best = _best_run(out / "study")
-    print(
-        f"[demo] the best model ({best.parent.name}) on the photos -> {out / 'predict'}",
-        file=sys.stderr,
-    )
     from .analyze import analyze
+    from .bundled import bundled_model
     from .predict.run import predict
 
-    predict(best, [Path(sample) / "train"], out / "predict", device="cpu")
+    # The study's toy models show the pipeline; the photos are segmented by the bundled model,
+    # so the analysis page shows what a trained model sees.
+    model = bundled_model()
+    print(
+        f"[demo] the bundled model ({model.name}) on the photos -> {out / 'predict'}",
+        file=sys.stderr,
+    )
+    predict(model, [Path(sample) / "train"], out / "predict", device="cpu")
     page = analyze(out / "predict", out / "analysis")
     print(f"[demo] done in {(time.time() - t0) / 60:.1f} min")
     print(f"report: {report.resolve()}")
     print(f"collection analysis: {page.resolve()}")
-
-
-def _best_run(study: Path) -> Path:
-    """best.pt of the study's run with the highest validation mIoU at its last stage."""
-    import csv
-
-    rows = [r for r in csv.DictReader(open(study / "results.csv")) if r["status"] == "ok"]
-    last = max(int(r["stage"]) for r in rows)
-    top = max((r for r in rows if int(r["stage"]) == last), key=lambda r: float(r["val_miou"]))
-    return study / "runs" / top["run"] / "best.pt"
 
 
 def cmd_models(args) -> None:

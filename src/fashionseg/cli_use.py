@@ -5,13 +5,30 @@ from __future__ import annotations
 import json
 import sys
 
+MODEL_SUFFIXES = (".pt", ".pth", ".onnx")
+
+
+def split_model(items: list[str]) -> tuple[str, list[str]]:
+    """``[MODEL] PHOTOS...`` -> (model, photos); the bundled model when none is named."""
+    from pathlib import Path
+
+    from .bundled import bundled_model
+    from .cli import UsageError
+
+    if items and Path(items[0]).suffix.lower() in MODEL_SUFFIXES:
+        if len(items) == 1:
+            raise UsageError(f"name photos or folders to segment after the model {items[0]}")
+        return items[0], items[1:]
+    return str(bundled_model()), items
+
 
 def cmd_predict(args) -> None:
     from .predict.run import predict
 
+    model, photos = split_model(args.inputs)
     result = predict(
-        args.model,
-        args.inputs,
+        model,
+        photos,
         args.out,
         batch_size=args.batch_size,
         tta=args.tta,
@@ -50,10 +67,11 @@ def cmd_export(args) -> None:
 def cmd_serve(args) -> None:
     import uvicorn
 
+    from .bundled import bundled_model
     from .serve.app import create_app
 
     app = create_app(
-        args.model,
+        args.model or bundled_model(),
         device=args.device,
         max_bytes=int(args.max_mb * 1e6),
         max_pixels=args.max_pixels,
@@ -66,10 +84,17 @@ def cmd_serve(args) -> None:
 
 def add_use_commands(sub) -> None:
     p = sub.add_parser(
-        "predict", help="label maps, overlays and garment JSON for photos (a .pt or .onnx model)"
+        "predict",
+        help="label maps, overlays and garment JSON for photos (the bundled model, or a .pt / "
+        ".onnx named first)",
     )
-    p.add_argument("model", help="checkpoint (.pt) or exported model (.onnx)")
-    p.add_argument("inputs", nargs="+", metavar="IMAGES_OR_FOLDERS")
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MODEL] IMAGES_OR_FOLDERS",
+        help="an optional checkpoint (.pt) or exported model (.onnx), then photos or folders; "
+        "with no model, the bundled one (fashionseg.bundled)",
+    )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
@@ -110,7 +135,9 @@ def add_use_commands(sub) -> None:
     p.set_defaults(fn=cmd_export)
 
     p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")
-    p.add_argument("model", help="checkpoint (.pt) or exported model (.onnx)")
+    p.add_argument(
+        "model", nargs="?", help="checkpoint (.pt) or exported model (.onnx); default: bundled"
+    )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--device", default="auto")

@@ -89,8 +89,20 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         torch.backends.cudnn.benchmark = True
     out = Path(config.out)
     state = None
-    if resume and (out / "last.pt").exists():
+    if resume:
+        if not (out / "last.pt").exists():
+            raise TrainingError(
+                f"{out}: no last.pt to resume from (no epoch finished); start the run again "
+                "without --resume"
+            )
         state = load_checkpoint(out / "last.pt")
+    elif out.exists() and not out.is_dir():
+        raise TrainingError(f"{out}: exists and is not a folder; --out names the run folder")
+    # Inputs are recorded as absolute paths, so the run resumes from any working folder.
+    for key in ("data", "unlabelled", "train_list", "val_list"):
+        value = getattr(config, key)
+        if value and Path(value).exists():
+            setattr(config, key, str(Path(value).resolve()))
     if dist_info.main:
         out.mkdir(parents=True, exist_ok=True)
         save_config(config, out / "config.yaml")

@@ -95,9 +95,15 @@ class _OnnxRunner:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(
-            str(path), opts, providers=[p for p in ort.get_available_providers() if p in _ORT]
-        )
+        try:
+            self.session = ort.InferenceSession(
+                str(path), opts, providers=[p for p in ort.get_available_providers() if p in _ORT]
+            )
+        except Exception as e:  # onnxruntime's own error types (Fail, InvalidGraph, ...)
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
+            raise CheckpointError(
+                f"{path}: ONNX Runtime cannot run this model ({reason})"
+            ) from None
         self.input = self.session.get_inputs()[0].name
 
     def __call__(self, images: torch.Tensor) -> torch.Tensor:
@@ -155,10 +161,14 @@ class Predictor:
             config, self.categories, self.model = _torch_backend(load_checkpoint(path), path)
             self.model.to(self.device).eval()
             self.backend = "pytorch"
+        try:
+            self.size = parse_size(config["size"])
+            self.keep_aspect = bool(config.get("keep_aspect", False))
+            self.name = f"{config['model']} ({path.name})"
+        except (KeyError, TypeError, ValueError) as e:
+            what = f"no {e}" if isinstance(e, KeyError) else str(e)
+            raise CheckpointError(f"{path}: the model's config is incomplete ({what})") from None
         self.config = config
-        self.size = parse_size(config["size"])
-        self.keep_aspect = bool(config.get("keep_aspect", False))
-        self.name = f"{config['model']} ({path.name})"
 
     @torch.no_grad()
     def logits(self, images: np.ndarray, tta: str | None = None) -> torch.Tensor:

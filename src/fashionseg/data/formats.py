@@ -17,6 +17,7 @@ import gzip
 import io
 import json
 import sys
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -57,9 +58,19 @@ class Record:
     error: str | None = None
 
 
+# File names longer than this fail on common file systems (255 bytes) once an extension or a
+# suffix is added.
+MAX_NAME = 200
+
+
 def is_plain_name(name: str) -> bool:
     """True for a bare file name that cannot reach outside its folder."""
-    return bool(name) and name not in (".", "..") and not any(c in name for c in "/\\\0:")
+    return (
+        bool(name)
+        and len(name) <= MAX_NAME
+        and name not in (".", "..")
+        and not any(c in name for c in "/\\\0:")
+    )
 
 
 class Dataset:
@@ -108,6 +119,21 @@ class KaggleDataset(Dataset):
         self._grouped = True
 
     def _rows(self) -> Iterator[list[str]]:
+        try:
+            yield from self._read_rows()
+        except UnicodeDecodeError as e:
+            raise DataFormatError(
+                f"{self.csv_path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                f"{e.start} of a block)"
+            ) from None
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise DataFormatError(
+                f"{self.csv_path}: truncated or corrupt compressed file ({e})"
+            ) from None
+        except csv.Error as e:
+            raise DataFormatError(f"{self.csv_path}: not a readable CSV ({e})") from None
+
+    def _read_rows(self) -> Iterator[list[str]]:
         with _open_text(self.csv_path) as f:
             reader = csv.reader(f)
             header = next(reader, None)
@@ -211,9 +237,16 @@ class CocoDataset(Dataset):
     layout = "coco"
 
     def __init__(self, root: Path, json_path: Path, image_dir: Path):
-        with open(json_path) as f:
-            self.data = json.load(f)
-        cats = sorted(self.data.get("categories", []), key=lambda c: c["id"])
+        try:
+            with open(json_path, encoding="utf-8") as f:
+                self.data = json.load(f)
+            if not isinstance(self.data, dict):
+                raise ValueError("the top level is not an object")
+            cats = sorted(self.data.get("categories", []), key=lambda c: c["id"])
+            annotations = [(a["image_id"], a) for a in self.data.get("annotations", [])]
+        except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError, UnicodeDecodeError
+            reason = f"missing {e}" if isinstance(e, KeyError) else str(e).splitlines()[0][:100]
+            raise DataFormatError(f"{json_path}: not a COCO annotation file ({reason})") from None
         # COCO ids need not be dense; label ids are their rank.
         self.to_class = {c["id"]: i for i, c in enumerate(cats)}
         table = CategoryTable(
@@ -224,47 +257,67 @@ class CocoDataset(Dataset):
         self.json_path = json_path
         self.image_dir = image_dir
         self.by_image: dict[int, list[dict]] = {}
-        for ann in self.data.get("annotations", []):
-            self.by_image.setdefault(ann["image_id"], []).append(ann)
+        for image_id, ann in annotations:
+            self.by_image.setdefault(image_id, []).append(ann)
 
     def __len__(self) -> int:
         return len(self.data.get("images", []))
 
     def __iter__(self) -> Iterator[Record]:
-        from pycocotools import mask as mask_utils
 
-        for img in self.data.get("images", []):
-            name = str(img["file_name"])
-            image_id = Path(name).stem
-            record = Record(image_id, self.image_dir / name, int(img["height"]), int(img["width"]))
+        for number, img in enumerate(self.data.get("images", [])):
+            name = str(img.get("file_name", "")) if isinstance(img, dict) else ""
+            record = Record(Path(name).stem or f"#{number}", self.image_dir / name, 0, 0)
             if not is_plain_name(name):
                 record.error = f"file_name {name[:40]!r} is not a plain file name"
                 yield record
                 continue
-            h, w = record.height, record.width
             try:
-                for ann in self.by_image.get(img["id"], []):
-                    seg = ann["segmentation"]
-                    if isinstance(seg, list):
-                        rles = mask_utils.frPyObjects(seg, h, w)
-                        rle = mask_utils.merge(rles)
-                    elif isinstance(seg.get("counts"), list):
-                        rle = mask_utils.frPyObjects(seg, h, w)
-                    else:
-                        rle = seg
-                    mask = mask_utils.decode(rle)
-                    if ann["category_id"] not in self.to_class:
-                        raise ValueError(f"unknown category_id {ann['category_id']}")
-                    record.instances.append(
-                        Instance(
-                            self.to_class[ann["category_id"]],
-                            rle_encode(mask),
-                            tuple(int(a) for a in ann.get("attribute_ids", [])),
-                        )
-                    )
-            except (ValueError, TypeError, KeyError) as e:
-                record.error = f"bad annotation: {e}"
+                record.height, record.width = _coco_size(img)
+                for ann in self.by_image.get(img.get("id"), []):
+                    record.instances.append(self._instance(ann, record.height, record.width))
+            except Exception as e:  # pycocotools raises bare Exceptions on malformed input
+                record.error = f"bad annotation: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}"
+                record.instances = []
             yield record
+
+    def _instance(self, ann: dict, h: int, w: int) -> Instance:
+        from pycocotools import mask as mask_utils
+
+        seg = ann["segmentation"]
+        if isinstance(seg, list):
+            polygons = [p for p in seg if isinstance(p, list)]
+            if not polygons or len(polygons) != len(seg):
+                raise ValueError("segmentation is an empty or malformed polygon list")
+            if any(len(p) < 6 or len(p) % 2 for p in polygons):
+                raise ValueError("a polygon needs at least 3 points as x, y pairs")
+            rle = mask_utils.merge(mask_utils.frPyObjects(polygons, h, w))
+        elif isinstance(seg, dict):
+            if [int(v) for v in seg.get("size", [])] != [h, w]:
+                raise ValueError(f"RLE size {seg.get('size')} differs from the image's [{h}, {w}]")
+            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg
+        else:
+            raise ValueError(f"segmentation of type {type(seg).__name__}")
+        if ann["category_id"] not in self.to_class:
+            raise ValueError(f"unknown category_id {ann['category_id']}")
+        return Instance(
+            self.to_class[ann["category_id"]],
+            rle_encode(mask_utils.decode(rle)),
+            tuple(int(a) for a in ann.get("attribute_ids", [])),
+        )
+
+
+def _coco_size(img: dict) -> tuple[int, int]:
+    """(height, width) of a COCO image entry, checked before any mask is decoded."""
+    try:
+        h, w = int(img["height"]), int(img["width"])
+    except (KeyError, TypeError, ValueError):
+        raise ValueError("image entry without an integer height and width") from None
+    if h <= 0 or w <= 0:
+        raise ValueError(f"invalid height/width {h}x{w}")
+    if h * w > MAX_PIXELS:
+        raise ValueError(f"size {h}x{w} is too large to allocate")
+    return h, w
 
 
 # --------------------------------------------------------------------------- mask folder
@@ -276,9 +329,20 @@ class MaskFolderDataset(Dataset):
     layout = "maskfolder"
 
     def __init__(self, root: Path, classes_file: Path):
-        names = [n.strip() for n in classes_file.read_text().splitlines() if n.strip()]
+        try:
+            names = [
+                n.strip()
+                for n in classes_file.read_text(encoding="utf-8").splitlines()
+                if n.strip()
+            ]
+        except UnicodeDecodeError:
+            raise DataFormatError(f"{classes_file}: not UTF-8 text") from None
         if len(names) < 2:
             raise DataFormatError(f"{classes_file}: needs background plus at least one class")
+        if len(names) > 255:  # label maps are 8 bit, with 255 kept for "ignore"
+            raise DataFormatError(
+                f"{classes_file}: {len(names) - 1} classes; at most 254 fit an 8-bit label map"
+            )
         super().__init__(root, CategoryTable([Category(i, n) for i, n in enumerate(names[1:])]))
         self.mask_dir = root / "masks"
         self.masks = sorted(self.mask_dir.glob("*.png"))
@@ -300,9 +364,11 @@ class MaskFolderDataset(Dataset):
             record = Record(stem, path, 0, 0)
             try:
                 with Image.open(mask_path) as im:
+                    if im.width * im.height > MAX_PIXELS:
+                        raise ValueError(f"{im.width}x{im.height} is too large")
                     labels = np.asarray(im)
-            except OSError as e:
-                record.error = f"unreadable mask {mask_path.name}: {e}"
+            except (OSError, ValueError, Image.DecompressionBombError) as e:
+                record.error = f"unreadable mask {mask_path.name}: {str(e)[:120]}"
                 yield record
                 continue
             if labels.ndim != 2:

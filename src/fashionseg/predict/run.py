@@ -23,6 +23,7 @@ from ..data.categories import fashionpedia
 from ..data.images import DataError
 from ..data.parallel import ErrorLog
 from ..inference import Predictor
+from ..outputs import output_dir, output_file
 from ..report.colors import overlay_with_legend
 from .garments import summarize
 
@@ -48,13 +49,58 @@ def collect_photos(inputs: list[str | Path]) -> list[Path]:
 
 
 def output_stems(photos: list[Path]) -> list[str]:
-    """Output name per photo: its stem, with ``-2``, ``-3`` ... where stems repeat."""
-    seen: Counter[str] = Counter()
+    """A distinct output name per photo: its stem, with ``-2``, ``-3`` ... where taken.
+
+    Names are compared without case, so outputs stay apart on case-insensitive disks too.
+    """
+    taken: set[str] = set()
+    tries: Counter[str] = Counter()
     stems = []
     for p in photos:
-        seen[p.stem] += 1
-        stems.append(p.stem if seen[p.stem] == 1 else f"{p.stem}-{seen[p.stem]}")
+        stem = p.stem
+        while stem.lower() in taken:
+            tries[p.stem.lower()] += 1
+            stem = f"{p.stem}-{tries[p.stem.lower()] + 1}"
+        taken.add(stem.lower())
+        stems.append(stem)
     return stems
+
+
+# The photo formats predict and serve open; Pillow is never asked to try the others (EPS,
+# for one, would run Ghostscript).
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
+
+
+def _open(source: Path | bytes, name: str) -> Image.Image:
+    """Open (header only) a photo of one of :data:`PHOTO_FORMATS`."""
+    try:
+        return Image.open(
+            source if isinstance(source, Path) else io.BytesIO(source), formats=PHOTO_FORMATS
+        )
+    except UnidentifiedImageError:
+        raise DataError(
+            f"{name}: not a photo in a supported format ({', '.join(PHOTO_FORMATS)})"
+        ) from None
+    except Image.DecompressionBombError as e:
+        raise PixelLimitError(f"{name}: {str(e).split('.')[0]}") from None
+    except (OSError, ValueError) as e:
+        raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
+
+
+def photo_pixels(source: Path | bytes, max_pixels: int = 0) -> int:
+    """Width x height from the photo's header, without decoding it.
+
+    Raises:
+        DataError: not a supported photo; PixelLimitError: over ``max_pixels``.
+    """
+    name = source.name if isinstance(source, Path) else "upload"
+    with _open(source, name) as im:
+        pixels = im.width * im.height
+        if max_pixels and pixels > max_pixels:
+            raise PixelLimitError(
+                f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
+            )
+    return pixels
 
 
 def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int = 0) -> Image.Image:
@@ -71,12 +117,7 @@ def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int 
         DataError: not an image, truncated, or too large; the message says which.
     """
     name = source.name if isinstance(source, Path) else "upload"
-    try:
-        im = Image.open(source if isinstance(source, Path) else io.BytesIO(source))
-    except UnidentifiedImageError:
-        raise DataError(f"{name}: not a readable image (no image format Pillow knows)") from None
-    except (OSError, Image.DecompressionBombError, ValueError) as e:
-        raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
+    im = _open(source, name)
     if max_pixels and im.width * im.height > max_pixels:
         raise PixelLimitError(
             f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
@@ -163,8 +204,9 @@ def predict(
         check_kaggle_categories(predictor)
     photos = collect_photos(inputs)
     stems = output_stems(photos)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(out, inputs)
+    if kaggle_csv:
+        output_file(kaggle_csv, photos)
     errors = ErrorLog(out)
     kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
     written = 0

@@ -19,7 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from ..data.images import DataError
 from ..inference import Predictor
-from ..predict.run import PixelLimitError, describe, read_photo
+from ..predict.run import PixelLimitError, describe, photo_pixels, read_photo
 from ..report.colors import overlay
 from .batcher import Batcher
 
@@ -30,21 +30,72 @@ FORM_OVERHEAD = 64 * 1024
 
 
 class BodyLimit:
-    """ASGI middleware: 413 for a declared Content-Length over the limit, before reading it."""
+    """ASGI middleware: 413 for a body over the limit.
+
+    A declared Content-Length over the limit is refused before reading; a body without one
+    (chunked) is counted as it arrives, and the moment it passes the limit the client gets 413
+    and the app sees a disconnect, so nothing past the limit is read or spooled to disk.
+    """
 
     def __init__(self, app, max_bytes: int):
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope, receive, send):
-        if scope["type"] == "http":
-            length = dict(scope.get("headers", [])).get(b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_bytes:
-                response = JSONResponse(
-                    {"detail": f"upload over the limit of {self.max_bytes} bytes"}, 413
-                )
-                return await response(scope, receive, send)
-        return await self.app(scope, receive, send)
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        too_large = JSONResponse(
+            {"detail": f"upload over the limit of {self.max_bytes} bytes"}, 413
+        )
+        length = dict(scope.get("headers", [])).get(b"content-length")
+        if length is not None and length.isdigit() and int(length) > self.max_bytes:
+            return await too_large(scope, receive, send)
+        received = 0
+        answered = False
+
+        async def counted_receive():
+            nonlocal received, answered
+            message = await receive()
+            if message["type"] == "http.request" and not answered:
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    answered = True
+                    await too_large(scope, receive, send)
+                    return {"type": "http.disconnect"}
+            return message
+
+        async def guarded_send(message):
+            if not answered:  # after the 413, whatever the app answers is dropped
+                await send(message)
+
+        return await self.app(scope, counted_receive, guarded_send)
+
+
+class PixelBudget:
+    """At most ``capacity`` photo pixels decoded and summarised at once, across requests.
+
+    A request holds its photo's pixel count while it decodes, runs and summarises; others wait
+    their turn. One photo larger than the whole budget still runs, alone.
+    """
+
+    def __init__(self, capacity: int):
+        self.capacity = capacity
+        self.used = 0
+        self.peak = 0
+        self._cond = asyncio.Condition()
+
+    async def acquire(self, pixels: int) -> int:
+        pixels = min(pixels, self.capacity)
+        async with self._cond:
+            await self._cond.wait_for(lambda: self.used + pixels <= self.capacity)
+            self.used += pixels
+            self.peak = max(self.peak, self.used)
+        return pixels
+
+    async def release(self, pixels: int) -> None:
+        async with self._cond:
+            self.used -= pixels
+            self._cond.notify_all()
 
 
 def _data_url(rgb: np.ndarray) -> str:
@@ -63,6 +114,7 @@ def create_app(
     max_pixels: int = 40_000_000,
     max_batch: int = 8,
     auto_orient: bool = True,
+    pixel_budget: int = 0,
 ) -> FastAPI:
     """Build the app around one model file (``.pt`` or ``.onnx``).
 
@@ -73,9 +125,12 @@ def create_app(
         max_pixels: photos above this many pixels get 422.
         max_batch: requests batched into one forward pass.
         auto_orient: apply EXIF orientation to uploads (phone photos arrive rotated).
+        pixel_budget: photo pixels in decoding and summarising at once (0: ``max_pixels``),
+            which bounds the server's memory under a burst of large uploads.
     """
     predictor = Predictor(model, device)
     batcher = Batcher(predictor, max_batch=max_batch)
+    budget = PixelBudget(pixel_budget or max_pixels)
     names = predictor.categories.names()
     app = FastAPI(
         title="fashionseg",
@@ -110,21 +165,34 @@ def create_app(
         }
 
     @app.post("/api/segment")
-    async def segment(file: UploadFile = File(..., description="a photo (JPEG, PNG, WebP)")):
+    async def segment(
+        file: UploadFile = File(..., description="a photo (JPEG, PNG, WebP, BMP or TIFF)"),
+    ):
         """Segment one photo: predict's JSON document plus ``overlay`` as a PNG data URL."""
         data = await file.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise HTTPException(413, f"upload over the limit of {max_bytes} bytes")
         try:
-            photo, canvas = await run_in_threadpool(work_before, data)
+            pixels = photo_pixels(data, max_pixels)
         except PixelLimitError as e:
             raise HTTPException(422, str(e)) from None
         except DataError as e:
             raise HTTPException(415, str(e)) from None
-        logits = await asyncio.wrap_future(batcher.submit(canvas))
-        return await run_in_threadpool(work_after, photo, logits, file.filename or "upload")
+        held = await budget.acquire(pixels)
+        try:
+            try:
+                photo, canvas = await run_in_threadpool(work_before, data)
+            except PixelLimitError as e:
+                raise HTTPException(422, str(e)) from None
+            except DataError as e:
+                raise HTTPException(415, str(e)) from None
+            logits = await asyncio.wrap_future(batcher.submit(canvas))
+            return await run_in_threadpool(work_after, photo, logits, file.filename or "upload")
+        finally:
+            await budget.release(held)
 
     app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
     app.state.predictor = predictor
     app.state.batcher = batcher
+    app.state.budget = budget
     return app
