@@ -289,3 +289,22 @@ def test_eval_every_and_time_budget(synth_cache, tmp_path):
     assert 0 <= metrics["miou"] <= 1
     state = load_checkpoint(tmp_path / "b" / "last.pt")
     assert state["epoch"] == 2 and state["epochs_planned"] == 2
+
+
+def test_the_prepared_cache_is_what_the_checkpoint_says(synth_data, tmp_path):
+    """After `prepare --size 48x80 --keep-aspect`, training on the cache without --size must
+    tell predict and export 48x80 letterboxed, not the default 256 squashed."""
+    from fashionseg.data.prepare import prepare
+    from fashionseg.inference import Predictor
+
+    cache = prepare(synth_data, tmp_path / "c", size="48x80", workers=1, keep_aspect=True)
+    cfg = _config(cache, tmp_path / "run")
+    cfg.size, cfg.keep_aspect = TrainConfig().size, TrainConfig().keep_aspect
+    train(cfg)
+    predictor = Predictor(tmp_path / "run" / "best.pt", device="cpu")
+    assert predictor.size == (80, 48) and predictor.keep_aspect
+    assert "size: 48x80" in (tmp_path / "run" / "config.yaml").read_text()
+    cfg = _config(cache, tmp_path / "run2")
+    cfg.size = "64"
+    with pytest.raises(TrainingError, match="prepared with size 48x80"):
+        train(cfg)

@@ -3,6 +3,7 @@
 import csv
 import json
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -278,3 +279,21 @@ def test_int8_export_is_quantized_and_reports_held_out_agreement(
     # --int8 without photos: one line, exit 2, nothing written.
     assert main(["export", str(tiny_model), "--out", str(tmp_path / "x.onnx"), "--int8"]) == 2
     assert "calibration" in capsys.readouterr().err and not (tmp_path / "x.onnx").exists()
+
+
+def test_evaluate_equals_predict_then_score_on_real_photos(tiny_model, tmp_path):
+    """One canvas function: evaluate scores exactly the pixels predict delivers."""
+    from importlib import resources
+
+    from fashionseg.evaluate import evaluate_checkpoint, score_folder
+    from fashionseg.predict.run import predict
+
+    sample = Path(str(resources.files("fashionseg") / "sample" / "ccp"))
+    ids = tmp_path / "ids.txt"
+    ids.write_text("\n".join(p.stem for p in sorted((sample / "train").glob("*.jpg"))[:6]))
+    evaluated = evaluate_checkpoint(str(tiny_model), str(sample), ids_file=str(ids), device="cpu")
+    photos = [sample / "train" / f"{i}.jpg" for i in ids.read_text().split()]
+    predict(tiny_model, photos, tmp_path / "preds", device="cpu")
+    scored = score_folder(str(tmp_path / "preds"), str(sample), ids_file=str(ids))
+    for key in ("pixel_accuracy", "miou", "binary_iou", "fw_iou"):
+        assert evaluated[key] == pytest.approx(scored[key], abs=1e-9), key

@@ -132,7 +132,7 @@ def cmd_models(args) -> None:
 
 
 def _train_flags(p) -> None:
-    from .config import TrainConfig
+    from .config import CHOICES, TrainConfig
 
     p.add_argument("--config", help="YAML file of settings; flags override it")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
@@ -142,7 +142,7 @@ def _train_flags(p) -> None:
         if kind is bool:
             p.add_argument(flag, dest=name, action=argparse_bool(), default=None)
         else:
-            p.add_argument(flag, dest=name, type=kind, default=None)
+            p.add_argument(flag, dest=name, type=kind, default=None, choices=CHOICES.get(name))
 
 
 def argparse_bool():

@@ -7,6 +7,25 @@ from pathlib import Path
 
 import yaml
 
+# The valid names of every choice field. The registries (models.MODELS, losses.LOSSES,
+# steps.OPTIMIZERS, steps.SCHEDULES) hold the same names, which a test checks; keeping them here
+# lets a config be validated (and --help list them) without importing torch.
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model": ("deeplabv3plus", "fcn_resnet50", "segnet", "unet", "unet_resnet34"),
+    "loss": ("ce", "focal", "dice", "ce+dice"),
+    "optimizer": ("sgd", "adam", "adamw"),
+    "schedule": ("constant", "poly", "cosine"),
+    "class_weights": ("none", "median"),
+    "classes": ("all", "garments"),
+    "amp": ("auto", "off", "bf16", "fp16"),
+    "channels_last": ("auto", "on", "off"),
+}
+LITE_ENCODERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+
+
+class ConfigError(ValueError):
+    """A config value that cannot work; the message names the key and the valid values."""
+
 
 @dataclass
 class TrainConfig:
@@ -57,13 +76,64 @@ class TrainConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def validate(self) -> TrainConfig:
+        """Check every field before any work starts (no torch needed, a few microseconds).
+
+        Raises:
+            ConfigError: the first bad value, with the valid ones.
+        """
+        for key, valid in CHOICES.items():
+            value = getattr(self, key)
+            if value not in valid:
+                raise ConfigError(f"{key} {value!r} is not one of {', '.join(valid)}")
+        for key in (f.name for f in fields(self)):
+            value, default = getattr(self, key), getattr(TrainConfig, key, None)
+            if type(default) in (int, float) and not isinstance(value, (int, float)):
+                raise ConfigError(f"{key} {value!r} is not a number")
+            if isinstance(default, bool) and not isinstance(value, bool):
+                raise ConfigError(f"{key} {value!r} is not true or false")
+        positive = ("epochs", "batch_size", "accum_steps", "eval_every", "width", "lr")
+        for key in positive:
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be above 0, not {getattr(self, key)}")
+        for key in ("max_minutes", "warmup_epochs", "weight_decay", "clip_grad", "workers"):
+            if getattr(self, key) < 0:
+                raise ConfigError(f"{key} must not be negative, not {getattr(self, key)}")
+        if not 0 <= self.ema < 1:
+            raise ConfigError(f"ema {self.ema} must be in [0, 1)")
+        if not 0 <= self.pseudo_threshold <= 1:
+            raise ConfigError(f"pseudo_threshold {self.pseudo_threshold} must be in [0, 1]")
+        if not 0 < self.scale_min <= self.scale_max:
+            raise ConfigError(f"scale range {self.scale_min}..{self.scale_max} is empty")
+        if not 0 <= self.val_fraction < 1:
+            raise ConfigError(f"val_fraction {self.val_fraction} must be in [0, 1)")
+        if self.encoder and self.model not in ("deeplabv3plus", "unet", "unet_resnet34"):
+            raise ConfigError(
+                f"model {self.model} has a fixed encoder; encoder works with deeplabv3plus, "
+                "unet and unet_resnet34"
+            )
+        if self.pretrained and self.model in ("unet", "segnet") and not self.encoder:
+            raise ConfigError(
+                f"model {self.model} has no ImageNet weights; add an encoder "
+                f"({', '.join(LITE_ENCODERS)})"
+            )
+        _check_size(self.size)
+        return self
+
     @classmethod
     def from_dict(cls, data: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"unknown config keys: {', '.join(unknown)}")
+            raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
         return cls(**data)
+
+
+def _check_size(size: str) -> None:
+    text = str(size).lower()
+    parts = text.split("x") if "x" in text else [text, text]
+    if len(parts) != 2 or not all(p.isdigit() and 8 <= int(p) <= 8192 for p in parts):
+        raise ConfigError(f"size {size!r} is not N or WxH with sides of 8 to 8192")
 
 
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
@@ -80,7 +150,7 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
             if name and not Path(name).exists() and (Path(path).parent / name).exists():
                 data[key] = str(Path(path).parent / name)
     data.update({k: v for k, v in overrides.items() if v is not None})
-    return TrainConfig.from_dict(data)
+    return TrainConfig.from_dict(data).validate()
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:

@@ -22,6 +22,7 @@ import torch
 
 from .checkpoint import load_checkpoint, save_checkpoint
 from .config import TrainConfig, load_config, save_config
+from .data.prepare import is_cache, parse_size
 from .loader import (
     BatchPlan,
     epoch_batches,
@@ -78,6 +79,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
     Returns:
         The final validation metrics (also written to ``metrics.json``).
     """
+    config.validate()
     dist_info = init_distributed(
         "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
     )
@@ -116,6 +118,9 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         torch.distributed.barrier()
     if not dist_info.main:
         cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
+    adopt_cache_settings(config, cache, is_cache(config.data))
+    if dist_info.main:
+        save_config(config, out / "config.yaml")
     table = cache.categories
     names = table.names()
     num_classes = table.num_classes
@@ -147,8 +152,6 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         weight = torch.from_numpy(median_frequency_weights(cache.masks[train_idx], num_classes)).to(
             device
         )
-    elif config.class_weights != "none":
-        raise ValueError(f"unknown class_weights {config.class_weights!r}; choose none or median")
     loss_fn = build_loss(config.loss, num_classes, weight, config.focal_gamma)
     optimizer = build_optimizer(config, model.parameters())
     dtype = amp_dtype(config, device)
@@ -384,6 +387,33 @@ def _fit_budget(
             file=sys.stderr,
         )
     return new
+
+
+def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> None:
+    """Make the config say what the model is trained on: the cache's size, letterboxing and
+    classes. These travel into the checkpoint and the ONNX metadata, and predict, serve and
+    export build their canvases from them.
+
+    A prepared cache named with ``--data`` is the truth: a setting left at its default takes
+    the cache's value, one set to something else is refused in one line.
+    """
+    meta = cache.meta
+    truth = {
+        "size": "{1}x{0}".format(*meta["size"]),
+        "keep_aspect": bool(meta.get("keep_aspect", False)),
+        "classes": meta.get("classes", "all"),
+    }
+    defaults = TrainConfig()
+    for key, value in truth.items():
+        asked = getattr(config, key)
+        same = parse_size(asked) == parse_size(value) if key == "size" else asked == value
+        if not same and prepared and asked != getattr(defaults, key):
+            flag = "--" + key.replace("_", "-")
+            raise TrainingError(
+                f"{config.data}: the cache was prepared with {key} {value}, not {flag} {asked}; "
+                "prepare another cache or leave the setting out"
+            )
+        setattr(config, key, value)
 
 
 def resume_config(run: str | Path) -> TrainConfig:

@@ -52,12 +52,15 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.stem}.tmp.onnx")
     print(f"exporting {predictor.name} to {out} (opset {opset}) ...", file=sys.stderr)
-    program = to_onnx(model, example, opset)
-    proto = program.model_proto
-    stamp(proto, predictor)
-    onnx.save(proto, str(tmp))
-    check = compare(predictor, Predictor(tmp), example.numpy())
-    tmp.replace(out)
+    try:
+        program = to_onnx(model, example, opset)
+        proto = program.model_proto
+        stamp(proto, predictor)
+        onnx.save(proto, str(tmp))
+        check = compare(predictor, Predictor(tmp), example.numpy())
+        tmp.replace(out)
+    finally:
+        tmp.unlink(missing_ok=True)  # a failed export leaves nothing behind
     return {"path": str(out), **check}
 
 

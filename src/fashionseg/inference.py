@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from PIL import Image
 from .checkpoint import CheckpointError, load_checkpoint
 from .data.categories import CategoryTable
 from .data.compose import fit
-from .data.images import place
+from .data.images import DataError, decode_canvas
 from .data.prepare import parse_size
 from .data.transforms import to_float
 from .models import build_model
@@ -186,12 +187,25 @@ class Predictor:
             raise ValueError(f"unknown test-time augmentation {tta!r} (choose: flip)")
         return out.to(self.device)
 
-    def canvas(self, image: Image.Image) -> np.ndarray:
-        """A decoded photo resized (antialiased) into the model's input canvas (H, W, 3)."""
+    def canvas(self, source: Image.Image | Path | bytes, auto_orient: bool = False) -> np.ndarray:
+        """A photo as the model's input canvas (H, W, 3) uint8, through the same
+        ``decode_canvas`` as the training cache and ``evaluate``.
+
+        Pass the file (a path or its bytes) rather than a decoded image: a JPEG is then
+        decoded at the reduced scale the cache uses, so predictions match evaluation.
+
+        Raises:
+            DataError: a file that cannot be decoded.
+        """
         out_h, out_w = self.size
-        new_h, new_w, top, left = fit(image.height, image.width, out_h, out_w, self.keep_aspect)
-        arr = np.asarray(image.convert("RGB").resize((new_w, new_h), Image.BILINEAR))
-        return place(arr, out_h, out_w, top, left)
+        if isinstance(source, Image.Image):
+            return decode_canvas(source, out_h, out_w, self.keep_aspect, auto_orient=auto_orient)
+        name = source.name if isinstance(source, Path) else "upload"
+        try:
+            with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as im:
+                return decode_canvas(im, out_h, out_w, self.keep_aspect, auto_orient=auto_orient)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""

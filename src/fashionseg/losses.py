@@ -64,23 +64,28 @@ def dice(ignore_index: int = IGNORE, eps: float = 1.0) -> Loss:
     return loss
 
 
+def _ce_dice(weight: torch.Tensor | None = None, gamma: float = 2.0) -> Loss:
+    ce, dc = cross_entropy(weight), dice()
+    return lambda logits, masks: ce(logits, masks) + dc(logits, masks)
+
+
+# The loss registry: name -> builder taking (class weights, focal gamma). Its names are
+# config.CHOICES["loss"] (a test keeps the two equal, so validation needs no torch).
+LOSSES: dict[str, Callable[..., Loss]] = {
+    "ce": lambda weight, gamma: cross_entropy(weight),
+    "focal": lambda weight, gamma: focal(gamma, weight),
+    "dice": lambda weight, gamma: dice(),
+    "ce+dice": _ce_dice,
+}
+
+
 def build_loss(
     name: str, num_classes: int, weight: torch.Tensor | None = None, gamma: float = 2.0
 ) -> Loss:
-    """``ce``, ``focal``, ``dice`` or ``ce+dice``; ``weight`` (C,) weighs classes."""
-    if name == "ce":
-        return cross_entropy(weight)
-    if name == "focal":
-        return focal(gamma, weight)
-    if name == "dice":
-        return dice()
-    if name == "ce+dice":
-        ce, dc = cross_entropy(weight), dice()
-        return lambda logits, masks: ce(logits, masks) + dc(logits, masks)
-    raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
-
-
-LOSSES = ("ce", "focal", "dice", "ce+dice")
+    """A registered loss; ``weight`` (C,) weighs classes."""
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+    return LOSSES[name](weight, gamma)
 
 
 def median_frequency_weights(

@@ -40,7 +40,6 @@ def quantize_int8(
         ``{"path", "calibration_photos", "held_out_photos", "pixel_agreement",
         "max_abs_diff"}``, the last two against the float32 export on the held-out photos.
     """
-    from .predict.run import read_photo
 
     if not photos:
         raise ValueError("--int8 needs calibration photos: pass --calibration PHOTOS_OR_FOLDERS")
@@ -53,7 +52,7 @@ def quantize_int8(
         float_file = Path(tmp) / "float32.onnx"
         export_onnx(checkpoint, float_file, opset)
         reference = Predictor(float_file)
-        canvases = np.stack([reference.canvas(read_photo(p)) for p in photos])
+        canvases = np.stack([reference.canvas(p) for p in photos])
         held = np.arange(len(canvases)) % 4 == 3
         # With fewer than 4 photos none is held out: agreement is then on the calibration set.
         calibrate = canvases[~held] if held.any() else canvases

@@ -10,6 +10,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -68,31 +69,35 @@ def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
+# The schedule registry: name -> multiplier at progress t in [0, 1] after warm-up.
+SCHEDULES: dict[str, Callable[[float], float]] = {
+    "constant": lambda t: 1.0,
+    "poly": lambda t: (1 - t) ** 0.9,
+    "cosine": lambda t: 0.5 * (1 + math.cos(math.pi * t)),
+}
+
+# The optimizer registry: name -> builder from (config, parameters).
+OPTIMIZERS: dict[str, Callable[[TrainConfig, object], torch.optim.Optimizer]] = {
+    "sgd": lambda c, params: torch.optim.SGD(
+        params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
+    ),
+    "adam": lambda c, params: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
+    "adamw": lambda c, params: torch.optim.AdamW(
+        params, lr=c.lr, weight_decay=c.weight_decay or 0.01
+    ),
+}
+
+
 def lr_factor(config: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
     """Multiplier of the base learning rate at optimizer step ``step`` of ``total``."""
     warm = int(config.warmup_epochs * steps_per_epoch)
     if step < warm:
         return (step + 1) / warm
-    t = (step - warm) / max(1, total - warm)
-    if config.schedule == "constant":
-        return 1.0
-    if config.schedule == "poly":
-        return (1 - t) ** 0.9
-    if config.schedule == "cosine":
-        return 0.5 * (1 + math.cos(math.pi * t))
-    raise ValueError(f"unknown schedule {config.schedule!r}; choose constant, poly or cosine")
+    return SCHEDULES[config.schedule]((step - warm) / max(1, total - warm))
 
 
 def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
-        )
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=config.weight_decay)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=config.weight_decay or 0.01)
-    raise ValueError(f"unknown optimizer {config.optimizer!r}; choose sgd, adam or adamw")
+    return OPTIMIZERS[config.optimizer](config, params)
 
 
 def unwrap(model: nn.Module) -> nn.Module:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageFile
+from PIL import Image, ImageFile, ImageOps
 
 from .compose import fit
 
@@ -75,14 +75,46 @@ def load_resized(
         uint8 array of shape (out_h, out_w, 3).
     """
     with open_checked(path, height, width) as im:
-        new_h, new_w, top, left = fit(im.height, im.width, out_h, out_w, keep_aspect)
-        # DCT scaling decodes at 1/2, 1/4 or 1/8 while staying at least the requested size.
-        im.draft("RGB", (new_w, new_h))
         try:
-            im.load()
-            rgb = im.convert("RGB").resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
+            return decode_canvas(im, out_h, out_w, keep_aspect, fill)
         except (OSError, SyntaxError, ValueError) as e:
             raise DataError(f"unreadable or truncated image {path.name}: {e}") from None
+
+
+def decode_canvas(
+    im: Image.Image,
+    out_h: int,
+    out_w: int,
+    keep_aspect: bool = False,
+    fill: int = 0,
+    auto_orient: bool = False,
+) -> np.ndarray:
+    """The one way a photo becomes a model's input canvas, for training, evaluation,
+    prediction and serving alike (so they all see the same pixels).
+
+    Args:
+        im: an opened photo, best not yet decoded: a JPEG is then decoded at reduced DCT
+            scale (1/2, 1/4, 1/8) while staying at least the canvas size.
+        out_h: canvas height.
+        out_w: canvas width.
+        keep_aspect: letterbox instead of squashing.
+        fill: padding value when letterboxing.
+        auto_orient: apply the EXIF orientation first (then decoded at full size).
+
+    Returns:
+        uint8 (out_h, out_w, 3).
+
+    Raises:
+        OSError, SyntaxError, ValueError: a truncated or corrupt file (Pillow's own errors).
+    """
+    if auto_orient:
+        im.load()
+        im = ImageOps.exif_transpose(im)
+    new_h, new_w, top, left = fit(im.height, im.width, out_h, out_w, keep_aspect)
+    if not auto_orient:
+        im.draft("RGB", (new_w, new_h))
+    im.load()
+    rgb = im.convert("RGB").resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
     return place(np.asarray(rgb), out_h, out_w, top, left, fill)
 
 

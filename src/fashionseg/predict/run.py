@@ -135,11 +135,22 @@ class PixelLimitError(DataError):
     """A photo with more pixels than allowed."""
 
 
-def segment(predictor: Predictor, photos: list[Image.Image], tta: str | None = None):
-    """Label maps (H, W) uint8 at each photo's own size, one batch through the model."""
+def segment(
+    predictor: Predictor,
+    photos: list[Image.Image],
+    tta: str | None = None,
+    canvases: list[np.ndarray] | None = None,
+):
+    """Label maps (H, W) uint8 at each photo's own size, one batch through the model.
+
+    ``canvases`` (from ``predictor.canvas`` on the files) are used when given; otherwise they
+    are made from the decoded photos.
+    """
     if not photos:
         return []
-    logits = predictor.logits(np.stack([predictor.canvas(p) for p in photos]), tta=tta)
+    if canvases is None:
+        canvases = [predictor.canvas(p) for p in photos]
+    logits = predictor.logits(np.stack(canvases), tta=tta)
     return [predictor.labels(lg, p.height, p.width) for lg, p in zip(logits, photos)]
 
 
@@ -212,9 +223,11 @@ def predict(
     written = 0
     with ThreadPoolExecutor(max(1, workers)) as pool:
         # Decoding runs ahead of the model by two batches; writes trail behind it.
-        reads: deque[Future] = deque(
-            pool.submit(read_photo, p, auto_orient) for p in photos[: 3 * batch_size]
-        )
+        def read(path: Path) -> tuple[Image.Image, np.ndarray]:
+            # The full photo for the outputs; the canvas decoded as evaluate decodes it.
+            return read_photo(path, auto_orient), predictor.canvas(path, auto_orient)
+
+        reads: deque[Future] = deque(pool.submit(read, p) for p in photos[: 3 * batch_size])
         next_read = len(reads)
         writes: deque[tuple[int, Future]] = deque()
         bar = tqdm(total=len(photos), desc="predict", unit="photo", file=sys.stderr)
@@ -223,7 +236,7 @@ def predict(
             for k in range(start, min(start + batch_size, len(photos))):
                 fut = reads.popleft()
                 if next_read < len(photos):
-                    reads.append(pool.submit(read_photo, photos[next_read], auto_orient))
+                    reads.append(pool.submit(read, photos[next_read]))
                     next_read += 1
                 try:
                     batch.append((k, fut.result()))
@@ -232,8 +245,8 @@ def predict(
                     bar.update(1)
             if not batch:
                 continue
-            labels = segment(predictor, [p for _, p in batch], tta)
-            for (k, photo), lab in zip(batch, labels):
+            labels = segment(predictor, [p for _, (p, _) in batch], tta, [c for _, (_, c) in batch])
+            for (k, (photo, _)), lab in zip(batch, labels):
                 job = pool.submit(_write, predictor, out, stems[k], photo, lab, str(photos[k]))
                 writes.append((k, job))
             while writes and (len(writes) > 2 * batch_size or writes[0][1].done()):

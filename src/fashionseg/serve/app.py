@@ -140,7 +140,7 @@ def create_app(
 
     def work_before(data: bytes):
         photo = read_photo(data, auto_orient=auto_orient, max_pixels=max_pixels)
-        return photo, predictor.canvas(photo)
+        return photo, predictor.canvas(data, auto_orient)
 
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
         labels = predictor.labels(logits, photo.height, photo.width)
