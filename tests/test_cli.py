@@ -175,3 +175,12 @@ def test_setup_installs_under_recorded_constraints():
     assert {"torch", "torchvision"} <= ranges  # a minor-version range, never an exact torch pin
     makefile = (root / "Makefile").read_text()
     assert "-c constraints.txt" in makefile and "test-latest:" in makefile
+
+
+def test_bundled_model_matches_its_card():
+    from fashionseg.bundled import SHA256, bundled_model, sha256
+
+    path = bundled_model()
+    assert sha256(path) == SHA256
+    assert path.stat().st_size <= 20_000_000
+    assert SHA256 in (path.parent / "MODEL_CARD.md").read_text()
