@@ -125,3 +125,25 @@ def test_report_renders_in_headless_chromium(synth_data, tmp_path):
     # Figures are embedded: a large part of the page is neither white nor text-grey.
     colourful = (pixels.max(-1).astype(int) - pixels.min(-1)) > 60
     assert colourful.mean() > 0.01
+
+
+def test_the_best_run_is_chosen_on_validation_only():
+    from fashionseg.report.study_report import _summary
+    from fashionseg.selection import best_run
+
+    def row(run, model, seed, val, test, stage=2):
+        return dict(
+            run=run, model=model, loss="ce", optimizer="adam", lr=0.001, schedule="constant",
+            size="64", stage=stage, seed=seed, status="ok", val_miou=val, test_miou=test,
+            test_pixel_accuracy=0.9, test_binary_iou=0.5,
+        )  # fmt: skip
+
+    rows = [
+        row("a0", "unet", 0, 0.40, 0.10),
+        row("a1", "unet", 1, 0.38, 0.12),
+        row("b0", "segnet", 0, 0.30, 0.90),  # far better on test: must not be chosen
+        row("b1", "segnet", 1, 0.45, 0.90),  # the best single seed, of the weaker combination
+        row("c0", "unet", 0, 0.99, 0.99, stage=1),  # an earlier stage does not count
+    ]
+    assert best_run(rows)["run"] == "a0"
+    assert "**unet with ce loss" in _summary(rows, None)

@@ -118,7 +118,6 @@ def add_use_commands(sub) -> None:
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and size)")
     p.add_argument("checkpoint")
-    p.add_argument("--format", choices=["onnx"], default="onnx")
     p.add_argument("--out", required=True, help="the .onnx file")
     p.add_argument("--opset", type=int, default=18)
     p.add_argument(

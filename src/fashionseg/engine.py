@@ -218,7 +218,6 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             / config.accum_steps
         ),
     )
-    total_steps = steps_per_epoch * config.epochs
     writer = None
     if dist_info.main and config.tensorboard:
         from torch.utils.tensorboard import SummaryWriter

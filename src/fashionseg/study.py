@@ -23,6 +23,7 @@ import yaml
 
 from .config import TrainConfig
 from .data.formats import open_dataset
+from .selection import COMBINATION, rank_combinations
 
 RESULT_COLUMNS = [
     "stage",
@@ -57,7 +58,6 @@ class StudyConfig:
     seeds: list[int] = field(default_factory=lambda: [0])
     sizes: list[str] = field(default_factory=lambda: ["256", "512"])
     top_k: int = 2
-    select_metric: str = "val_miou"
     epochs: int = 10
     epochs_final: int = 0  # epochs at the second size (0 = same as epochs)
     width: int = 64
@@ -244,20 +244,11 @@ def run_study(data: str, out: str | Path, cfg: StudyConfig) -> Path:
 
 
 def select_top(rows: list[dict], grid, cfg: StudyConfig) -> list:
-    """The top-k combinations of stage 1 by the mean of ``select_metric`` over seeds."""
-    metric = cfg.select_metric
-    scores = []
-    for combo in grid:
-        model, loss, opt, schedule = combo
-        vals = [
-            r[metric]
-            for r in rows
-            if r["stage"] == 1
-            and r["status"] == "ok"
-            and (r["model"], r["loss"], r["optimizer"], r["lr"], r["schedule"])
-            == (model, loss, opt["name"], opt["lr"], schedule)
-        ]
-        if vals:
-            scores.append((float(np.mean(vals)), combo))
-    scores.sort(key=lambda s: -s[0])
-    return [c for _, c in scores[: cfg.top_k]]
+    """The top-k combinations of stage 1 (see :data:`SELECT_METRIC`)."""
+    keys = {
+        (model, loss, opt["name"], opt["lr"], schedule): (model, loss, opt, schedule)
+        for model, loss, opt, schedule in grid
+    }
+    ranked = rank_combinations(rows, 1)
+    chosen = [keys.get(tuple(runs[0][k] for k in COMBINATION)) for _, runs in ranked]
+    return [c for c in chosen if c is not None][: cfg.top_k]

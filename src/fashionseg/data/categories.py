@@ -13,8 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-# Label maps store ClassId + 1; 0 is background and IGNORE marks pixels no loss or metric sees.
-BACKGROUND = 0
+# Label maps store ClassId + 1 (0 is background); IGNORE marks pixels no loss or metric sees.
 IGNORE = 255
 # Kaggle ids 0-26 are the whole garments kept by ``--classes garments``.
 NUM_GARMENTS = 27

@@ -42,15 +42,6 @@ def open_checked(path: Path, height: int | None = None, width: int | None = None
     return im
 
 
-def load_rgb(im: Image.Image, path: Path) -> np.ndarray:
-    """Decode fully to RGB uint8 (H, W, 3); grayscale, CMYK and palette files convert."""
-    try:
-        im.load()
-        return np.asarray(im.convert("RGB"))
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"unreadable or truncated image {path.name}: {e}") from None
-
-
 def load_resized(
     path: Path,
     height: int | None,

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..selection import best_run, rank_combinations
 from .colors import colorize, legend_handles
 
 
@@ -90,7 +91,7 @@ def _panels(
     # One run per model from stage 1 (its best) plus every stage-2 run.
     chosen, seen_models = [], set()
     for r in sorted(
-        (r for r in rows if r["status"] == "ok"), key=lambda r: (r["stage"] != 2, -r["test_miou"])
+        (r for r in rows if r["status"] == "ok"), key=lambda r: (r["stage"] != 2, -r["val_miou"])
     ):
         if r["stage"] == 2 or r["model"] not in seen_models:
             chosen.append(r)
@@ -184,26 +185,32 @@ def _best_run_figures(out: Path, best: dict, fig_dir: Path) -> list[Path]:
     return paths
 
 
+def _key(r: dict) -> tuple:
+    return (r["stage"], r["model"], r["loss"], r["optimizer"], r["lr"], r["size"])
+
+
 def _summary(rows: list[dict], cfg) -> str:
     ok = [r for r in rows if r["status"] == "ok"]
     if not ok:
         return "No run finished; see the error column of results.csv."
-    groups = _group(ok, ("stage", "model", "loss", "optimizer", "lr", "size"))
-    ranked = sorted(
-        ((np.mean([r["test_miou"] for r in g]), k, g) for k, g in groups.items()),
-        key=lambda t: -t[0],
-    )
+    last = max(int(r["stage"]) for r in ok)
+    ranked = [
+        (score, _key(g[0]), g) for score, g in rank_combinations(rows, last)
+    ]  # by validation mIoU: the study's one selection rule
     best_score, best_key, best_runs = ranked[0]
     text = (
-        f"The best combination is **{best_key[1]} with {best_key[2]} loss and {best_key[3]} (lr {best_key[4]:g}) "
-        f"at {best_key[5]}**, test mIoU {best_score:.3f} (pixel accuracy {np.mean([r['test_pixel_accuracy'] for r in best_runs]):.3f}, "
-        f"binary IoU {np.mean([r['test_binary_iou'] for r in best_runs]):.3f})."
+        f"The best combination, by validation mIoU, is **{best_key[1]} with {best_key[2]} loss "
+        f"and {best_key[3]} (lr {best_key[4]:g}) at {best_key[5]}**: validation mIoU "
+        f"{best_score:.3f}; on the held-out test split mIoU "
+        f"{np.mean([r['test_miou'] for r in best_runs]):.3f} (pixel accuracy "
+        f"{np.mean([r['test_pixel_accuracy'] for r in best_runs]):.3f}, binary IoU "
+        f"{np.mean([r['test_binary_iou'] for r in best_runs]):.3f})."
     )
     if len(ranked) > 1:
         second_score, second_key, second_runs = ranked[1]
         margin = best_score - second_score
         text += f" It leads {second_key[1]} / {second_key[2]} / {second_key[3]} at {second_key[5]} by {margin:.3f} mIoU."
-        spread = [np.std([r["test_miou"] for r in g], ddof=1) for _, _, g in ranked if len(g) > 1]
+        spread = [np.std([r["val_miou"] for r in g], ddof=1) for _, _, g in ranked if len(g) > 1]
         if spread:
             noise = float(np.mean(spread))
             if margin < 2 * noise:
@@ -238,7 +245,7 @@ def write_report(out: Path, rows: list[dict], cfg, data: str, split: dict) -> Pa
     table1 = []
     for key, g in sorted(
         _group(rows, ("stage", "size", "model", "loss", "optimizer", "lr")).items(),
-        key=lambda kv: (kv[0][0], -np.mean([r["test_miou"] for r in kv[1]])),
+        key=lambda kv: (kv[0][0], -np.mean([r["val_miou"] for r in kv[1]])),
     ):
         table1.append(
             [
@@ -351,7 +358,7 @@ def write_report(out: Path, rows: list[dict], cfg, data: str, split: dict) -> Pa
     if panel:
         figures.append(("Predicted masks on test photos", panel))
     if ok:
-        best = max(ok, key=lambda r: r["test_miou"])
+        best = best_run(rows)
         for p in _best_run_figures(out, best, fig_dir):
             figures.append(
                 (
