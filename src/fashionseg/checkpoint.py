@@ -53,3 +53,61 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not a fashionseg checkpoint")
     return state
+
+
+def training_checkpoint(
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scaler: torch.amp.GradScaler,
+    ema,
+    config,
+    *,
+    categories: dict,
+    epoch: int,
+    step: int,
+    best_miou: float,
+    history: list[dict],
+    epochs_planned: int,
+) -> dict:
+    """The schema of a training checkpoint (``last.pt`` / ``best.pt``).
+
+    ``model`` holds the weights evaluation and prediction use (the EMA when on);
+    ``raw_model``, ``optimizer``, ``scaler``, ``ema`` and ``rng_cpu`` let training continue
+    bit for bit; ``config`` and ``categories`` rebuild the model from the file alone.
+    """
+    return {
+        "model": ema.state if ema is not None else model.state_dict(),
+        "raw_model": model.state_dict() if ema is not None else None,
+        "optimizer": optimizer.state_dict(),
+        "scaler": scaler.state_dict() if scaler.is_enabled() else None,
+        "ema": ema.state if ema is not None else None,
+        "rng_cpu": torch.get_rng_state(),
+        "epoch": epoch,
+        "step": step,
+        "config": config.to_dict(),
+        "categories": categories,
+        "history": history,
+        "epochs_planned": epochs_planned,
+        "best_miou": best_miou,
+    }
+
+
+def restore_training(state: dict, model, optimizer, scaler, ema) -> dict:
+    """Load a training checkpoint's state into a run; returns its progress
+    (``epoch``, ``step``, ``best``, ``planned``, ``history``)."""
+    # Training goes on from the raw weights ("model" holds the EMA when it is on).
+    model.load_state_dict(state.get("raw_model") or state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    if state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    if ema is not None and state.get("ema"):
+        device = next(iter(ema.state.values())).device
+        ema.state = {k: v.to(device) for k, v in state["ema"].items()}
+    torch.set_rng_state(state["rng_cpu"])
+    return {
+        "epoch": state["epoch"],
+        "step": state["step"],
+        "best": state["best_miou"],
+        "planned": state.get("epochs_planned", 0),
+        "history": state["history"],
+    }

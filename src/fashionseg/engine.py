@@ -15,14 +15,15 @@ import math
 import os
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, restore_training, save_checkpoint, training_checkpoint
 from .config import TrainConfig, load_config, save_config
-from .data.prepare import is_cache, parse_size
+from .data.prepare import Cache, is_cache, parse_size
 from .loader import (
     BatchPlan,
     epoch_batches,
@@ -31,9 +32,9 @@ from .loader import (
     resolve_unlabelled,
     split_indices,
 )
-from .losses import build_loss, median_frequency_weights
+from .losses import median_frequency_weights
 from .metrics import METRIC_KEYS
-from .models import build_model
+from .run import Run, build_run
 from .semi import MeanTeacher
 from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
     EMA,
@@ -72,6 +73,30 @@ def _write_history(path: Path, history: list[dict]) -> None:
     os.replace(tmp, path)
 
 
+@dataclass
+class Data:
+    """The prepared data of a run and its split (cache row indices)."""
+
+    cache: Cache
+    train_idx: np.ndarray
+    val_idx: np.ndarray
+
+    @property
+    def num_classes(self) -> int:
+        return self.cache.categories.num_classes
+
+
+@dataclass
+class Progress:
+    """Where a run stands: restored from ``last.pt`` on resume."""
+
+    epoch: int = 0
+    step: int = 0
+    best: float = -1.0
+    planned: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
 def train(config: TrainConfig, resume: bool = False) -> dict:
     """Train a model as ``config`` says, in ``config.out``; with ``resume`` continue from the
     last completed epoch in that folder.
@@ -90,28 +115,57 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     out = Path(config.out)
-    state = None
+    state = _previous_state(out, resume)
+    # Inputs are recorded as absolute paths, so the run resumes from any working folder.
+    for key in ("data", "unlabelled", "train_list", "val_list"):
+        value = getattr(config, key)
+        if value and Path(value).exists():
+            setattr(config, key, str(Path(value).resolve()))
+    torch.manual_seed(config.seed)
+    np.random.seed(config.seed)
+    data = _open_data(config, out, dist_info)
+    weight = None
+    if config.class_weights == "median":
+        masks = data.cache.masks[data.train_idx]
+        weight = torch.from_numpy(median_frequency_weights(masks, data.num_classes)).to(device)
+    run = build_run(
+        config, data.num_classes, device, weight, config.pretrained and state is None, dist_info
+    )
+    progress = Progress(planned=config.epochs)
+    if state is not None:
+        progress = Progress(
+            **restore_training(state, run.model, run.optimizer, run.scaler, run.ema)
+        )
+        if config.max_minutes <= 0 or not progress.planned:
+            progress.planned = config.epochs  # a budget-fitted schedule continues as fitted
+    teacher = None
+    if config.unlabelled:
+        size = data.cache.size
+        uroot = resolve_unlabelled(
+            config.unlabelled, size, config.keep_aspect, data.num_classes, config.tags
+        )
+        teacher = MeanTeacher(uroot, run.model, run.ema.state, config, device)
+        if dist_info.main:
+            print(f"unlabelled photos: {uroot}", file=sys.stderr)
+    return _loop(run, data, progress, teacher, out, dist_info)
+
+
+def _previous_state(out: Path, resume: bool) -> dict | None:
     if resume:
         if not (out / "last.pt").exists():
             raise TrainingError(
                 f"{out}: no last.pt to resume from (no epoch finished); start the run again "
                 "without --resume"
             )
-        state = load_checkpoint(out / "last.pt")
-    elif out.exists() and not out.is_dir():
+        return load_checkpoint(out / "last.pt")
+    if out.exists() and not out.is_dir():
         raise TrainingError(f"{out}: exists and is not a folder; --out names the run folder")
-    # Inputs are recorded as absolute paths, so the run resumes from any working folder.
-    for key in ("data", "unlabelled", "train_list", "val_list"):
-        value = getattr(config, key)
-        if value and Path(value).exists():
-            setattr(config, key, str(Path(value).resolve()))
-    if dist_info.main:
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(config, out / "config.yaml")
+    return None
 
-    torch.manual_seed(config.seed)
-    np.random.seed(config.seed)
-    # Only rank 0 prepares a raw folder; the others wait and then open the finished cache.
+
+def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> Data:
+    """The cache (prepared on first use, by rank 0 alone) and the split; writes the run
+    folder's config.yaml and split.json."""
     if dist_info.main:
         cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
     if dist_info.world > 1:
@@ -119,11 +173,6 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
     if not dist_info.main:
         cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
     adopt_cache_settings(config, cache, is_cache(config.data))
-    if dist_info.main:
-        save_config(config, out / "config.yaml")
-    table = cache.categories
-    names = table.names()
-    num_classes = table.num_classes
     train_idx, val_idx = split_indices(
         cache, config.seed, config.val_fraction, config.train_list, config.val_list
     )
@@ -132,231 +181,158 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
             f"{config.data}: needs at least 2 training images, found {len(train_idx)}"
         )
     if dist_info.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / "config.yaml")
         ids = cache.meta["ids"]
         (out / "split.json").write_text(
             json.dumps({"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]})
         )
+    return Data(cache, train_idx, val_idx)
 
-    model = build_model(
-        config.model,
-        num_classes,
-        width=config.width,
-        pretrained=config.pretrained and state is None,
-        encoder=config.encoder,
-    )
-    model.to(device)
-    if device.type == "cuda" and config.channels_last != "off":
-        model = model.to(memory_format=torch.channels_last)
-    weight = None
-    if config.class_weights == "median":
-        weight = torch.from_numpy(median_frequency_weights(cache.masks[train_idx], num_classes)).to(
-            device
-        )
-    loss_fn = build_loss(config.loss, num_classes, weight, config.focal_gamma)
-    optimizer = build_optimizer(config, model.parameters())
-    dtype = amp_dtype(config, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
-    # Semi-supervised training needs a teacher: the EMA, at 0.99 unless set.
-    ema_decay = config.ema or (0.99 if config.unlabelled else 0.0)
-    ema = EMA(model, ema_decay) if ema_decay > 0 else None
 
-    history: list[dict] = []
-    start_epoch, step, best = 0, 0, -1.0
-    if state is not None:
-        # "model" holds the weights evaluation uses (the EMA when on); training goes on from the raw ones.
-        model.load_state_dict(state.get("raw_model") or state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        if state.get("scaler"):
-            scaler.load_state_dict(state["scaler"])
-        if ema is not None and state.get("ema"):
-            ema.state = {k: v.to(device) for k, v in state["ema"].items()}
-        torch.set_rng_state(state["rng_cpu"])
-        start_epoch, step, best, history = (
-            state["epoch"],
-            state["step"],
-            state["best_miou"],
-            state["history"],
-        )
-
-    teacher = None
-    if config.unlabelled:
-        uroot = resolve_unlabelled(
-            config.unlabelled, cache.size, config.keep_aspect, num_classes, config.tags
-        )
-        teacher = MeanTeacher(uroot, model, ema.state, config, device)
-        if dist_info.main:
-            print(f"unlabelled photos: {uroot}", file=sys.stderr)
-
-    train_model = model
-    if config.compile:
-        train_model = torch.compile(model)
-    if dist_info.world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        train_model = DistributedDataParallel(
-            train_model, device_ids=[device.index] if device.type == "cuda" else None
-        )
-
-    val_batches = [
-        sorted(val_idx[i : i + config.batch_size].tolist())
-        for i in range(0, len(val_idx), config.batch_size)
-    ]
-    val_batches = val_batches[dist_info.rank :: dist_info.world]
-    pin = device.type == "cuda"
-    steps_per_epoch = max(
-        1,
-        math.ceil(
-            len(
-                epoch_batches(
-                    train_idx,
-                    config.batch_size,
-                    torch.Generator().manual_seed(0),
-                    dist_info.rank,
-                    dist_info.world,
-                )
-            )
-            / config.accum_steps
-        ),
-    )
+def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_info: Dist) -> dict:
+    """Epochs until the planned number, validating and saving every ``eval_every``."""
+    config, device = run.config, run.device
+    rank, world = dist_info.rank, dist_info.world
+    one_epoch = epoch_batches(data.train_idx, config.batch_size, torch.Generator(), rank, world)
+    steps_per_epoch = max(1, math.ceil(len(one_epoch) / config.accum_steps))
     writer = None
     if dist_info.main and config.tensorboard:
         from torch.utils.tensorboard import SummaryWriter
 
-        writer = SummaryWriter(str(out / "tb"), purge_step=start_epoch + 1)
+        writer = SummaryWriter(str(out / "tb"), purge_step=progress.epoch + 1)
     if dist_info.main:
         print(
-            f"training {config.model} on {len(train_idx)} images ({len(val_idx)} val) at {config.size}, "
-            f"{num_classes} classes, {config.epochs} epochs, device {device}"
-            + (f" x{dist_info.world}" if dist_info.world > 1 else "")
-            + (f", resuming after epoch {start_epoch}" if start_epoch else ""),
+            f"training {config.model} on {len(data.train_idx)} images ({len(data.val_idx)} val) "
+            f"at {config.size}, {data.num_classes} classes, {config.epochs} epochs, device "
+            f"{device}" + (f" x{world}" if world > 1 else "")
+            + (f", resuming after epoch {progress.epoch}" if progress.epoch else ""),
             file=sys.stderr,
-        )
-    metrics: dict = history[-1]["metrics"] if history else {}
-    planned = config.epochs
-    if state and config.max_minutes > 0:  # a budget-fitted schedule continues as it was fitted
-        planned = state.get("epochs_planned", planned)
-    total_steps = steps_per_epoch * planned
+        )  # fmt: skip
+    metrics: dict = progress.history[-1]["metrics"] if progress.history else {}
     plan = BatchPlan()
-    train_loader = make_loader(cache, plan, config.workers, pin)
-    train_start = time.perf_counter()
-    epoch = start_epoch
-    while epoch < planned:
+    train_loader = make_loader(data.cache, plan, config.workers, device.type == "cuda")
+    train_start, start_epoch = time.perf_counter(), progress.epoch
+    while progress.epoch < progress.planned:
+        epoch = progress.epoch
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
-        plan.batches = epoch_batches(
-            train_idx, config.batch_size, gen, dist_info.rank, dist_info.world
-        )
+        plan.batches = epoch_batches(data.train_idx, config.batch_size, gen, rank, world)
         if teacher is not None:
-            teacher.start_epoch(epoch, len(plan.batches), dist_info.rank, dist_info.world)
+            teacher.start_epoch(epoch, len(plan.batches), rank, world)
         t0 = time.perf_counter()
         train_loss, seen, steps = train_one_epoch(
-            train_model,
-            loss_fn,
-            optimizer,
+            run,
             train_loader,
-            config,
-            device,
             gen,
-            step,
-            total_steps,
-            steps_per_epoch,
-            scaler,
-            dtype,
-            ema,
-            dist_info.main,
-            f"{epoch + 1}/{planned}",
-            teacher,
+            step=progress.step,
+            total_steps=steps_per_epoch * progress.planned,
+            steps_per_epoch=steps_per_epoch,
+            teacher=teacher,
+            show=dist_info.main,
+            desc=f"{epoch + 1}/{progress.planned}",
         )
-        step += steps
+        progress.step += steps
         if device.type == "cuda":
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
-        last = epoch + 1 == planned
         if config.max_minutes > 0 and epoch == start_epoch + 1:
-            planned = _fit_budget(
-                config, planned, epoch + 1, train_start, seconds, dist_info, device
+            progress.planned = _fit_budget(
+                config, progress.planned, epoch + 1, train_start, seconds, dist_info, device
             )
-            total_steps = steps_per_epoch * planned
-            last = epoch + 1 >= planned
-        if not last and (epoch + 1) % max(1, config.eval_every):
-            epoch += 1
-            continue
-        eval_model = model
-        if ema is not None:
-            eval_model = copy.deepcopy(model)
-            eval_model.load_state_dict(ema.state)
-        metrics = (
-            validate(
-                eval_model,
-                loss_fn,
-                make_loader(cache, val_batches, 0, pin),
-                device,
-                num_classes,
-                names,
-                dtype,
-                dist_info,
+        progress.epoch += 1
+        last = progress.epoch >= progress.planned
+        if last or progress.epoch % max(1, config.eval_every) == 0:
+            speed = round(seen * world / seconds, 2)
+            metrics = _validate_and_save(
+                run, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
-            if len(val_idx)
-            else {}
-        )
-        row = {
-            "epoch": epoch + 1,
-            "train_loss": train_loss,
-            "val_loss": metrics.get("loss", float("nan")),
-            "val_pixel_accuracy": metrics.get("pixel_accuracy", float("nan")),
-            "val_binary_iou": metrics.get("binary_iou", float("nan")),
-            "val_miou": metrics.get("miou", float("nan")),
-            "lr": optimizer.param_groups[0]["lr"],
-            "seconds": round(seconds, 3),
-            "images_per_second": round(seen * dist_info.world / seconds, 2),
-            "metrics": metrics,
-        }
-        history.append(row)
-        if dist_info.main:
-            weights = ema.state if ema is not None else model.state_dict()
-            ckpt = {
-                "model": weights,
-                "raw_model": model.state_dict() if ema is not None else None,
-                "optimizer": optimizer.state_dict(),
-                "scaler": scaler.state_dict() if scaler.is_enabled() else None,
-                "ema": ema.state if ema is not None else None,
-                "rng_cpu": torch.get_rng_state(),
-                "epoch": epoch + 1,
-                "step": step,
-                "config": config.to_dict(),
-                "categories": table.to_json(),
-                "history": history,
-                "epochs_planned": planned,
-            }
-            miou = metrics.get("miou", -1.0)
-            is_best = miou > best
-            best = max(best, miou)
-            ckpt["best_miou"] = best
-            save_checkpoint(ckpt, out / "last.pt")
-            if is_best:
-                save_checkpoint(ckpt, out / "best.pt")
-            _write_history(out / "history.csv", history)
-            if writer is not None:
-                writer.add_scalar("loss/train", train_loss, epoch + 1)
-                for k in ("loss",) + METRIC_KEYS:
-                    if k in metrics:
-                        writer.add_scalar(f"val/{k}", metrics[k], epoch + 1)
-                writer.add_scalar("lr", row["lr"], epoch + 1)
-                writer.add_scalar("images_per_second", row["images_per_second"], epoch + 1)
-                writer.flush()
-            print(
-                f"epoch {epoch + 1}/{planned}: loss {train_loss:.4f}  val mIoU {row['val_miou']:.4f}  "
-                f"pixel acc {row['val_pixel_accuracy']:.4f}  binary IoU {row['val_binary_iou']:.4f}  "
-                f"{row['images_per_second']:.1f} img/s",
-                file=sys.stderr,
-            )
-        epoch += 1
     if dist_info.main:
-        final = dict(metrics, epoch=planned, best_miou=best)
+        final = dict(metrics, epoch=progress.planned, best_miou=progress.best)
         (out / "metrics.json").write_text(json.dumps(final, indent=1))
     if writer is not None:
         writer.close()
-    if dist_info.world > 1:
+    if world > 1:
         torch.distributed.barrier()
+    return metrics
+
+
+def _validate_and_save(
+    run: Run,
+    data: Data,
+    progress: Progress,
+    train_loss: float,
+    seconds: float,
+    speed: float,
+    out: Path,
+    dist_info: Dist,
+    writer,
+) -> dict:
+    """Validate (the EMA weights when on), append to the history, write checkpoints,
+    history.csv and TensorBoard, and print the epoch's line."""
+    config = run.config
+    eval_model = run.model
+    if run.ema is not None:
+        eval_model = copy.deepcopy(run.model)
+        eval_model.load_state_dict(run.ema.state)
+    batches = [
+        sorted(data.val_idx[i : i + config.batch_size].tolist())
+        for i in range(0, len(data.val_idx), config.batch_size)
+    ][dist_info.rank :: dist_info.world]
+    metrics = {}
+    if len(data.val_idx):
+        loader = make_loader(data.cache, batches, 0, run.device.type == "cuda")
+        names = data.cache.categories.names()
+        metrics = validate(
+            eval_model,
+            run.loss_fn,
+            loader,
+            run.device,
+            data.num_classes,
+            names,
+            run.dtype,
+            dist_info,
+        )
+    row = {
+        "epoch": progress.epoch,
+        "train_loss": train_loss,
+        "val_loss": metrics.get("loss", float("nan")),
+        "val_pixel_accuracy": metrics.get("pixel_accuracy", float("nan")),
+        "val_binary_iou": metrics.get("binary_iou", float("nan")),
+        "val_miou": metrics.get("miou", float("nan")),
+        "lr": run.optimizer.param_groups[0]["lr"],
+        "seconds": round(seconds, 3),
+        "images_per_second": speed,
+        "metrics": metrics,
+    }
+    progress.history.append(row)
+    if not dist_info.main:
+        return metrics
+    miou = metrics.get("miou", -1.0)
+    is_best = miou > progress.best
+    progress.best = max(progress.best, miou)
+    ckpt = training_checkpoint(
+        run.model, run.optimizer, run.scaler, run.ema, run.config,
+        categories=data.cache.categories.to_json(), epoch=progress.epoch, step=progress.step,
+        best_miou=progress.best, history=progress.history, epochs_planned=progress.planned,
+    )  # fmt: skip
+    save_checkpoint(ckpt, out / "last.pt")
+    if is_best:
+        save_checkpoint(ckpt, out / "best.pt")
+    _write_history(out / "history.csv", progress.history)
+    if writer is not None:
+        writer.add_scalar("loss/train", train_loss, progress.epoch)
+        for k in ("loss",) + METRIC_KEYS:
+            if k in metrics:
+                writer.add_scalar(f"val/{k}", metrics[k], progress.epoch)
+        writer.add_scalar("lr", row["lr"], progress.epoch)
+        writer.add_scalar("images_per_second", row["images_per_second"], progress.epoch)
+        writer.flush()
+    print(
+        f"epoch {progress.epoch}/{progress.planned}: loss {train_loss:.4f}  val mIoU "
+        f"{row['val_miou']:.4f}  pixel acc {row['val_pixel_accuracy']:.4f}  binary IoU "
+        f"{row['val_binary_iou']:.4f}  {row['images_per_second']:.1f} img/s",
+        file=sys.stderr,
+    )
     return metrics
 
 

@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
@@ -21,6 +22,9 @@ from .config import TrainConfig
 from .data.transforms import augment, to_float
 from .metrics import ConfusionMatrix
 from .semi import pseudo_loss
+
+if TYPE_CHECKING:
+    from .run import Run
 
 
 class TrainingError(RuntimeError):
@@ -122,32 +126,40 @@ class EMA:
 
 
 def train_one_epoch(
-    model,
-    loss_fn,
-    optimizer,
+    run: Run,
     loader,
-    config: TrainConfig,
-    device,
-    gen,
-    step0: int,
+    gen: torch.Generator,
+    *,
+    step: int,
     total_steps: int,
     steps_per_epoch: int,
-    scaler,
-    dtype,
-    ema: EMA | None,
-    show: bool,
-    desc: str,
     teacher=None,
+    show: bool = False,
+    desc: str = "",
 ) -> tuple[float, int, int]:
-    """One pass over the batches. Returns ``(mean loss, images seen, optimizer steps done)``.
+    """One pass over the batches of ``loader``.
 
-    With ``teacher`` (a ``semi.MeanTeacher``), each labelled batch is joined by a batch of
-    pseudo-labelled unlabelled photos in the same forward pass.
+    Args:
+        run: the run's parts (``run.Run``).
+        loader: yields uint8 images (N, H, W, 3) and uint8 masks (N, H, W).
+        gen: CPU generator for the augmentation draws.
+        step: optimizer steps done before this epoch (for the schedule).
+        total_steps: optimizer steps of the whole schedule.
+        steps_per_epoch: for the warm-up, given in epochs.
+        teacher: a ``semi.MeanTeacher``: each labelled batch is joined by a batch of
+            pseudo-labelled unlabelled photos in the same forward pass.
+        show: draw a progress bar.
+        desc: the bar's label.
+
+    Returns:
+        ``(mean loss, images seen, optimizer steps done)``.
     """
+    model, loss_fn, optimizer, scaler = run.train_model, run.loss_fn, run.optimizer, run.scaler
+    config, device, dtype, ema = run.config, run.device, run.dtype, run.ema
+    step0 = step
     model.train()
     running = torch.zeros((), device=device)
     seen = 0
-    step = step0
     bar = tqdm(
         loader,
         desc=desc,

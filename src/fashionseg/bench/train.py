@@ -22,9 +22,9 @@ from ..data.categories import fashionpedia
 from ..data.prepare import CACHE_VERSION, open_cache
 from ..data.transforms import augment, to_float
 from ..loader import BatchPlan, epoch_batches, make_loader
-from ..losses import build_loss
 from ..models import build_model
-from ..steps import amp_dtype, build_optimizer, train_one_epoch
+from ..run import build_run
+from ..steps import train_one_epoch
 
 NUM_CLASSES = 47  # 46 Fashionpedia categories + background
 
@@ -225,14 +225,7 @@ def end_to_end_rate(
         color_jitter=0.2,
         tensorboard=False,
     )
-    model = build_model(name, NUM_CLASSES, width=width).to(device)
-    if device.type == "cuda":
-        model = model.to(memory_format=torch.channels_last)
-    run_model = torch.compile(model) if compile else model
-    loss_fn = build_loss("ce", NUM_CLASSES)
-    optimizer = build_optimizer(config, model.parameters())
-    dtype = amp_dtype(config, device)
-    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    run = build_run(config, NUM_CLASSES, device)  # as engine.train builds it
     gen = torch.Generator().manual_seed(0)
     aug_gen = torch.Generator().manual_seed(0)  # augment draws on the CPU
 
@@ -246,10 +239,10 @@ def end_to_end_rate(
             source = [(i.to(device), m.to(device)) for i, m in make_loader(c, plan, 0, False)]
         _sync(device)
         t0 = time.perf_counter()
+        # A constant learning rate: the schedule is not what is measured.
         _, seen, _ = train_one_epoch(
-            run_model, loss_fn, optimizer, source, config, device, aug_gen, 0,
-            10**6, 10**6, scaler, dtype, None, False, "bench",
-        )  # fmt: skip
+            run, source, aug_gen, step=0, total_steps=10**6, steps_per_epoch=10**6
+        )
         _sync(device)
         return seen / (time.perf_counter() - t0)
 

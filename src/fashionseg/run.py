@@ -1,0 +1,86 @@
+"""A training run's moving parts, built in one place: model, loss, optimizer, precision and
+scaler, EMA, and the wrapped model the loop calls (compiled, DDP). ``engine.train``, the
+training benchmark and anything else that trains build them here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .config import TrainConfig
+from .losses import build_loss
+from .models import build_model
+from .steps import EMA, Dist, amp_dtype, build_optimizer
+
+
+@dataclass
+class Run:
+    """What one training run updates.
+
+    ``model`` holds the weights that are saved; ``train_model`` is what the loop calls (the
+    same module, compiled and/or wrapped in DistributedDataParallel).
+    """
+
+    config: TrainConfig
+    device: torch.device
+    model: nn.Module
+    train_model: nn.Module
+    loss_fn: object
+    optimizer: torch.optim.Optimizer
+    scaler: torch.amp.GradScaler
+    dtype: torch.dtype | None
+    ema: EMA | None
+
+
+def build_run(
+    config: TrainConfig,
+    num_classes: int,
+    device: torch.device,
+    class_weight: torch.Tensor | None = None,
+    pretrained: bool | None = None,
+    dist_info: Dist | None = None,
+) -> Run:
+    """Build every part of a run as ``config`` says.
+
+    Args:
+        config: the run's config (validated).
+        num_classes: label values, background included.
+        device: where it trains.
+        class_weight: (C,) loss weights (median-frequency balancing), or None.
+        pretrained: load ImageNet encoder weights (default: ``config.pretrained``; a resumed
+            run passes False, its weights come from the checkpoint).
+        dist_info: ranks when started by torchrun.
+    """
+    model = build_model(
+        config.model,
+        num_classes,
+        width=config.width,
+        pretrained=config.pretrained if pretrained is None else pretrained,
+        encoder=config.encoder,
+    ).to(device)
+    if device.type == "cuda" and config.channels_last != "off":
+        model = model.to(memory_format=torch.channels_last)
+    dtype = amp_dtype(config, device)
+    # Semi-supervised training needs a teacher: the EMA, at 0.99 unless set.
+    ema_decay = config.ema or (0.99 if config.unlabelled else 0.0)
+    train_model = torch.compile(model) if config.compile else model
+    if dist_info is not None and dist_info.world > 1:
+        from torch.nn.parallel import DistributedDataParallel
+
+        train_model = DistributedDataParallel(
+            train_model, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return Run(
+        config=config,
+        device=device,
+        model=model,
+        train_model=train_model,
+        loss_fn=build_loss(config.loss, num_classes, class_weight, config.focal_gamma),
+        optimizer=build_optimizer(config, model.parameters()),
+        scaler=torch.amp.GradScaler(device.type, enabled=dtype == torch.float16),
+        dtype=dtype,
+        ema=EMA(model, ema_decay) if ema_decay > 0 else None,
+    )
