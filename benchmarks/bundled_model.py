@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashionseg.inference import Predictor
+from fashionseg.use.inference import Predictor
 
 
 def latency(predictor: Predictor, photo: Image.Image, repeats: int) -> dict:

@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 from fashionseg.config import TrainConfig
-from fashionseg.engine import train
+from fashionseg.training.engine import train
 
 VAL = str(Path(__file__).resolve().parents[1] / "configs" / "ccp" / "val.txt")
 

@@ -36,7 +36,7 @@ def tiny_model(synth_data, tmp_path_factory) -> Path:
     """A small U-Net trained for a few epochs on the synthetic photos (64x64 input)."""
     from fashionseg.config import TrainConfig
     from fashionseg.data.prepare import prepare
-    from fashionseg.engine import train
+    from fashionseg.training.engine import train
 
     cache = prepare(synth_data, tmp_path_factory.mktemp("cache64"), size=64, workers=1)
     out = tmp_path_factory.mktemp("tiny") / "run"

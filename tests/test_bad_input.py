@@ -253,8 +253,8 @@ def test_models_without_size_or_that_onnxruntime_refuses(tiny_model, tmp_path, c
     )
     assert "incomplete (no 'size')" in capsys.readouterr().err
     onnx = pytest.importorskip("onnx")
-    from fashionseg.export import stamp
-    from fashionseg.inference import Predictor
+    from fashionseg.use.export import stamp
+    from fashionseg.use.inference import Predictor
 
     # A well-formed ONNX file with fashionseg metadata whose graph ONNX Runtime cannot run.
     graph = onnx.helper.make_graph(

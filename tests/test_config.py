@@ -11,9 +11,9 @@ from fashionseg.config import CHOICES, ConfigError, TrainConfig, load_config
 
 
 def test_choices_are_the_registries():
-    from fashionseg.losses import LOSSES
     from fashionseg.models import MODELS
-    from fashionseg.steps import OPTIMIZERS, SCHEDULES
+    from fashionseg.training.losses import LOSSES
+    from fashionseg.training.steps import OPTIMIZERS, SCHEDULES
 
     assert set(CHOICES["model"]) == set(MODELS)
     assert set(CHOICES["loss"]) == set(LOSSES)

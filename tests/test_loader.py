@@ -6,10 +6,10 @@ import torch
 
 from fashionseg.config import TrainConfig
 from fashionseg.data.transforms import augment, to_float
-from fashionseg.engine import _fit_budget
-from fashionseg.loader import BatchPlan, make_loader
-from fashionseg.losses import build_loss
-from fashionseg.steps import Dist
+from fashionseg.training.engine import _fit_budget
+from fashionseg.training.loader import BatchPlan, make_loader
+from fashionseg.training.losses import build_loss
+from fashionseg.training.steps import Dist
 
 
 def test_one_loader_serves_every_epoch_with_the_same_workers(synth_cache):

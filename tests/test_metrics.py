@@ -6,7 +6,7 @@ from torchmetrics.classification import MulticlassAccuracy, MulticlassJaccardInd
 
 from conftest import CCP, need
 from fashionseg.cli import main
-from fashionseg.metrics import ConfusionMatrix, metrics_from_confusion
+from fashionseg.training.metrics import ConfusionMatrix, metrics_from_confusion
 
 
 def test_against_torchmetrics():

@@ -3,8 +3,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from fashionseg.losses import build_loss, median_frequency_weights
 from fashionseg.models import build_model, list_models
+from fashionseg.training.losses import build_loss, median_frequency_weights
 
 
 @pytest.mark.parametrize("name", list_models())

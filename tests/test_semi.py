@@ -16,8 +16,8 @@ from fashionseg.data.categories import IGNORE
 from fashionseg.data.formats import DataFormatError
 from fashionseg.data.unlabelled import build_unlabelled, read_tags
 from fashionseg.models import build_model
-from fashionseg.semi import MeanTeacher, pseudo_loss
-from fashionseg.steps import EMA
+from fashionseg.training.semi import MeanTeacher, pseudo_loss
+from fashionseg.training.steps import EMA
 
 CLASSES = 6
 

@@ -16,8 +16,8 @@ import httpx  # noqa: E402
 from fastapi.testclient import TestClient  # noqa: E402
 
 from fashionseg.data.rle import rle_decode  # noqa: E402
-from fashionseg.serve.app import create_app  # noqa: E402
-from fashionseg.serve.background import background_server  # noqa: E402
+from fashionseg.use.serve.app import create_app  # noqa: E402
+from fashionseg.use.serve.background import background_server  # noqa: E402
 
 
 def _photo_bytes(synth_data) -> tuple[bytes, str]:

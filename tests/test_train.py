@@ -12,8 +12,8 @@ import torch
 from fashionseg.checkpoint import CheckpointError, load_checkpoint
 from fashionseg.cli import main
 from fashionseg.config import TrainConfig
-from fashionseg.engine import TrainingError, train
-from fashionseg.inference import upsample_argmax
+from fashionseg.training.engine import TrainingError, train
+from fashionseg.use.inference import upsample_argmax
 
 
 def _config(cache, out, **kw):
@@ -130,7 +130,7 @@ def test_loader_processes_serve_every_epoch_the_same_batches(synth_cache, tmp_pa
 
 KILL_IN_EPOCH_3 = """
 import os, signal, sys
-import fashionseg.engine as engine
+import fashionseg.training.engine as engine
 real, calls = engine.train_one_epoch, []
 def dying(*args, **kwargs):
     calls.append(1)
@@ -295,7 +295,7 @@ def test_the_prepared_cache_is_what_the_checkpoint_says(synth_data, tmp_path):
     """After `prepare --size 48x80 --keep-aspect`, training on the cache without --size must
     tell predict and export 48x80 letterboxed, not the default 256 squashed."""
     from fashionseg.data.prepare import prepare
-    from fashionseg.inference import Predictor
+    from fashionseg.use.inference import Predictor
 
     cache = prepare(synth_data, tmp_path / "c", size="48x80", workers=1, keep_aspect=True)
     cfg = _config(cache, tmp_path / "run")

@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 from conftest import CCP, need
-from fashionseg.analyze import collection_stats
 from fashionseg.cli import main
 from fashionseg.data.rle import rle_decode
-from fashionseg.predict.colors import PALETTE, dominant_color
-from fashionseg.predict.garments import summarize
+from fashionseg.use.analyze import collection_stats
+from fashionseg.use.colornames import PALETTE, dominant_color
+from fashionseg.use.predict.garments import summarize
 
 
 def _check_contract(doc: dict, labels: np.ndarray, photo: np.ndarray) -> None:
@@ -120,7 +120,7 @@ def test_predict_writes_the_contract_and_kaggle_csv(tiny_model, synth_data, tmp_
 
 def test_predict_flip_tta_is_mirror_symmetric(tiny_model, synth_data, tmp_path):
     """With flip TTA, a mirrored photo gets the mirrored label map."""
-    from fashionseg.inference import Predictor
+    from fashionseg.use.inference import Predictor
 
     predictor = Predictor(tiny_model, "cpu")
     photo = np.asarray(Image.open(next((synth_data / "train").glob("*.jpg"))).convert("RGB"))
@@ -157,8 +157,9 @@ def test_predict_refuses_bad_models(tiny_model, synth_data, tmp_path, capsys):
 
 def test_onnx_export_agrees_with_pytorch_on_real_photos(tiny_model, synth_data, tmp_path):
     pytest.importorskip("onnxruntime")
-    from fashionseg.inference import Predictor
-    from fashionseg.predict.run import read_photo, segment
+    from fashionseg.data.images import read_photo
+    from fashionseg.use.inference import Predictor
+    from fashionseg.use.predict.run import segment
 
     onnx_file = tmp_path / "model.onnx"
     assert main(["export", str(tiny_model), "--out", str(onnx_file)]) == 0
@@ -247,8 +248,9 @@ def test_int8_export_is_quantized_and_reports_held_out_agreement(
     pytest.importorskip("onnxruntime")
     import onnx
 
-    from fashionseg.inference import Predictor
-    from fashionseg.predict.run import read_photo, segment
+    from fashionseg.data.images import read_photo
+    from fashionseg.use.inference import Predictor
+    from fashionseg.use.predict.run import segment
 
     out = tmp_path / "int8.onnx"
     photos = synth_data / "train"
@@ -286,7 +288,7 @@ def test_evaluate_equals_predict_then_score_on_real_photos(tiny_model, tmp_path)
     from importlib import resources
 
     from fashionseg.evaluate import evaluate_checkpoint, score_folder
-    from fashionseg.predict.run import predict
+    from fashionseg.use.predict.run import predict
 
     sample = Path(str(resources.files("fashionseg") / "sample" / "ccp"))
     ids = tmp_path / "ids.txt"

@@ -13,7 +13,7 @@ RESUME_FLAGS = {"epochs", "workers", "device", "tensorboard"}
 def cmd_train(args) -> None:
     from .cli import UsageError
     from .config import TrainConfig, load_config
-    from .engine import resume_config, train
+    from .training.engine import resume_config, train
 
     flags = {
         k: getattr(args, k)
@@ -42,8 +42,8 @@ def cmd_train(args) -> None:
 
 def cmd_evaluate(args) -> None:
     from .evaluate import evaluate_checkpoint
-    from .metrics import format_table
     from .outputs import output_file
+    from .training.metrics import format_table
 
     if args.out:
         output_file(args.out, [args.checkpoint])
@@ -62,8 +62,8 @@ def cmd_evaluate(args) -> None:
 
 def cmd_score(args) -> None:
     from .evaluate import score_folder
-    from .metrics import format_table
     from .outputs import output_file
+    from .training.metrics import format_table
 
     if args.out:
         output_file(args.out)
@@ -107,9 +107,9 @@ def cmd_demo(args) -> None:
     config = str(resources.files("fashionseg") / "configs" / "demo.yaml")
     print(f"[demo] a small study on 48 real photos ({config})", file=sys.stderr)
     report = run_study(sample, out / "study", StudyConfig.load(config, epochs=args.epochs))
-    from .analyze import analyze
     from .bundled import bundled_model
-    from .predict.run import predict
+    from .use.analyze import analyze
+    from .use.predict.run import predict
 
     # The study's toy models show the pipeline; the photos are segmented by the bundled model,
     # so the analysis page shows what a trained model sees.

@@ -23,7 +23,7 @@ def split_model(items: list[str]) -> tuple[str, list[str]]:
 
 
 def cmd_predict(args) -> None:
-    from .predict.run import predict
+    from .use.predict.run import predict
 
     model, photos = split_model(args.inputs)
     result = predict(
@@ -44,7 +44,7 @@ def cmd_predict(args) -> None:
 
 
 def cmd_analyze(args) -> None:
-    from .analyze import analyze
+    from .use.analyze import analyze
 
     page = analyze(args.predictions, args.out, top=args.top)
     print(f"report: {page}")
@@ -52,13 +52,13 @@ def cmd_analyze(args) -> None:
 
 def cmd_export(args) -> None:
     if args.int8:
-        from .predict.run import collect_photos
-        from .quantize import quantize_int8
+        from .use.predict.run import collect_photos
+        from .use.quantize import quantize_int8
 
         photos = collect_photos(args.calibration) if args.calibration else []
         result = quantize_int8(args.checkpoint, args.out, photos, opset=args.opset)
     else:
-        from .export import export_onnx
+        from .use.export import export_onnx
 
         result = export_onnx(args.checkpoint, args.out, opset=args.opset)
     print(json.dumps(result, indent=1))
@@ -68,7 +68,7 @@ def cmd_serve(args) -> None:
     import uvicorn
 
     from .bundled import bundled_model
-    from .serve.app import create_app
+    from .use.serve.app import create_app
 
     app = create_app(
         args.model or bundled_model(),

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from .data.sizes import parse_size
+
 # The valid names of every choice field. The registries (models.MODELS, losses.LOSSES,
 # steps.OPTIMIZERS, steps.SCHEDULES) hold the same names, which a test checks; keeping them here
 # lets a config be validated (and --help list them) without importing torch.
@@ -130,10 +132,10 @@ class TrainConfig:
 
 
 def _check_size(size: str) -> None:
-    text = str(size).lower()
-    parts = text.split("x") if "x" in text else [text, text]
-    if len(parts) != 2 or not all(p.isdigit() and 8 <= int(p) <= 8192 for p in parts):
-        raise ConfigError(f"size {size!r} is not N or WxH with sides of 8 to 8192")
+    try:
+        parse_size(size)
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
 
 
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:

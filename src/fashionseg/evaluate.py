@@ -19,8 +19,8 @@ from .data.formats import open_dataset
 from .data.images import DataError, load_resized
 from .data.prepare import is_cache, open_cache
 from .data.rle import RLEError
-from .inference import Predictor
-from .metrics import ConfusionMatrix
+from .training.metrics import ConfusionMatrix
+from .use.inference import Predictor
 
 
 def _wanted(ids_file: str | None) -> set[str] | None:

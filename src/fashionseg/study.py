@@ -109,8 +109,8 @@ def _run_name(
 
 def run_one(data: str, run_dir: Path, tc: TrainConfig, test_list: Path, row: dict) -> dict:
     """Train (or resume, or skip) one run and score it on the test split."""
-    from .engine import train
     from .evaluate import evaluate_checkpoint
+    from .training.engine import train
 
     done = run_dir / "metrics.json"
     t0 = time.perf_counter()

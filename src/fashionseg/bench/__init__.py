@@ -25,9 +25,14 @@ def _machine() -> str:
 
 
 def run_bench(
-    what: str = "all", out: str | None = None, device: str = "cpu", quick: bool = False
+    what: str = "all",
+    out: str | None = None,
+    device: str = "cpu",
+    quick: bool = False,
+    data: str | None = None,
 ) -> dict:
-    """Run one section (or all) and print it; ``quick`` shrinks every size (a dry run)."""
+    """Run one section (or all) and print it; ``quick`` shrinks every size (a dry run);
+    ``data``: a Kaggle-layout folder whose CSV the RLE section decodes (default: synthetic)."""
     sections = SECTIONS if what == "all" else (what,)
     results: dict = {
         "machine": _machine(),
@@ -41,7 +46,7 @@ def run_bench(
             if out:
                 _write(out, {**results, section: {**values, "partial": True}})
 
-        results[section] = _run(section, device, quick, partial)
+        results[section] = _run(section, device, quick, partial, data)
         results[section]["seconds"] = time.perf_counter() - t0
         _print(section, results[section])
         if out:  # written after every section, so a long run that dies keeps what it measured
@@ -54,10 +59,9 @@ def _write(out: str, results: dict) -> None:
     Path(out).write_text(json.dumps(results, indent=1))
 
 
-def _run(section: str, device: str, quick: bool, partial=None) -> dict:
+def _run(section: str, device: str, quick: bool, partial=None, data: str | None = None) -> dict:
     if section == "rle":
-        shared = Path(__file__).resolve().parents[4] / "shared" / "data" / "ccp-fashionpedia"
-        return bench_rle(str(shared) if shared.exists() and not quick else None, quick=quick)
+        return bench_rle(None if quick else data, quick=quick)
     if section == "prepare":
         return bench_prepare(images=4, photo="600x900") if quick else bench_prepare()
     if section == "memory":

@@ -12,21 +12,21 @@ import torch
 from ..checkpoint import save_checkpoint
 from ..config import TrainConfig
 from ..data.categories import fashionpedia
-from ..inference import ImageModel
 from ..models import build_model
-from .train import NUM_CLASSES, _sync
+from ..use.inference import ImageModel
+from .train import NUM_CLASSES, sync
 
 
 def _latency_ms(fn, device: torch.device, reps: int, warmup: int = 2) -> float:
     """Median wall time of one call, in milliseconds."""
     for _ in range(warmup):
         fn()
-    _sync(device)
+    sync(device)
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
         fn()
-        _sync(device)
+        sync(device)
         times.append(time.perf_counter() - t0)
     return 1000 * float(np.median(times))
 
@@ -36,8 +36,8 @@ def _onnx_sessions(model: torch.nn.Module, x: torch.Tensor, threads: int) -> tup
     a few random canvases: speed does not depend on the ranges)."""
     import onnxruntime as ort
 
-    from ..export import to_onnx
-    from ..quantize import quantize_onnx
+    from ..use.export import to_onnx
+    from ..use.quantize import quantize_onnx
 
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = threads
@@ -149,8 +149,8 @@ def bench_serve(
 
     import httpx
 
-    from ..serve.app import create_app
-    from ..serve.background import background_server
+    from ..use.serve.app import create_app
+    from ..use.serve.background import background_server
 
     if photo is None:
         sample = resources.files("fashionseg") / "sample" / "ccp" / "train"

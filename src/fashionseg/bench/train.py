@@ -21,15 +21,16 @@ from ..config import TrainConfig
 from ..data.categories import fashionpedia
 from ..data.prepare import CACHE_VERSION, open_cache
 from ..data.transforms import augment, to_float
-from ..loader import BatchPlan, epoch_batches, make_loader
 from ..models import build_model
-from ..run import build_run
-from ..steps import train_one_epoch
+from ..training.loader import BatchPlan, epoch_batches, make_loader
+from ..training.run import build_run
+from ..training.steps import train_one_epoch
 
 NUM_CLASSES = 47  # 46 Fashionpedia categories + background
 
 
-def _sync(device: torch.device) -> None:
+def sync(device: torch.device) -> None:
+    """Wait for the device (timings must not end while GPU work is queued)."""
     if device.type == "cuda":
         torch.cuda.synchronize(device)
 
@@ -86,11 +87,11 @@ def matmul_peak(device: torch.device, dtype: torch.dtype, n: int = 4096, reps: i
     a = torch.randn(n, n, device=device, dtype=dtype)
     b = torch.randn(n, n, device=device, dtype=dtype)
     a @ b
-    _sync(device)
+    sync(device)
     t0 = time.perf_counter()
     for _ in range(reps):
         a @ b
-    _sync(device)
+    sync(device)
     return 2 * n**3 * reps / (time.perf_counter() - t0)
 
 
@@ -141,11 +142,11 @@ def model_step_rate(
     with _tf32(variant != "fp32", device):
         for _ in range(3 if variant == "compile" else 2):
             step()
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         for _ in range(steps):
             step()
-        _sync(device)
+        sync(device)
     return batch * steps / (time.perf_counter() - t0)
 
 
@@ -161,11 +162,11 @@ def loader_rate(cache: Path, batch: int, device: torch.device, workers: int, ste
         masks = masks.to(device, non_blocking=True).long()
         images, masks = augment(images, masks, aug_gen, True, (0.75, 1.25), 0.2)
         if i == 1:  # the first batches pay for worker start-up
-            _sync(device)
+            sync(device)
             t0 = time.perf_counter()
         elif i > 1:
             seen += images.shape[0]
-    _sync(device)
+    sync(device)
     return seen / (time.perf_counter() - t0)
 
 
@@ -237,13 +238,13 @@ def end_to_end_rate(
         source = loader
         if resident:
             source = [(i.to(device), m.to(device)) for i, m in make_loader(c, plan, 0, False)]
-        _sync(device)
+        sync(device)
         t0 = time.perf_counter()
         # A constant learning rate: the schedule is not what is measured.
         _, seen, _ = train_one_epoch(
             run, source, aug_gen, step=0, total_steps=10**6, steps_per_epoch=10**6
         )
-        _sync(device)
+        sync(device)
         return seen / (time.perf_counter() - t0)
 
     with _tf32(True, device):

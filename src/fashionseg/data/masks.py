@@ -11,7 +11,7 @@ from .compose import compose, compose_resized, keep_classes
 from .formats import Record, open_dataset
 from .images import DataError, open_checked
 from .parallel import ErrorLog, StrictError, run_records
-from .prepare import parse_size
+from .sizes import parse_size
 
 
 def check_image(record: Record) -> None:

@@ -30,27 +30,10 @@ from .compose import compose_resized, keep_classes
 from .formats import Dataset, Record, open_dataset
 from .images import load_resized
 from .parallel import ErrorLog, StrictError, run_records
+from .sizes import parse_size
 
 CACHE_VERSION = 1
 PENDING, DONE, SKIPPED = 0, 1, 2
-
-
-def parse_size(text: str | int) -> tuple[int, int]:
-    """``"256"`` -> (256, 256); ``"384x256"`` (W x H) -> (256, 384) as (height, width)."""
-    if isinstance(text, int):
-        return text, text
-    text = str(text).lower()
-    try:
-        if "x" in text:
-            w, h = text.split("x")
-            size = int(h), int(w)
-        else:
-            size = int(text), int(text)
-    except ValueError:
-        raise ValueError(f"size {text!r} is not N or WxH") from None
-    if min(size) < 8 or max(size) > 8192:
-        raise ValueError(f"size {text!r} out of range 8..8192")
-    return size
 
 
 def prepare_one(

@@ -411,7 +411,7 @@ def synth(
         The output folder.
     """
     from .parallel import default_workers
-    from .prepare import parse_size
+    from .sizes import parse_size
 
     height, width = parse_size(size)
     out = Path(out)

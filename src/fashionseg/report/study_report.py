@@ -84,7 +84,7 @@ def _panels(
     from ..data.compose import compose, keep_classes
     from ..data.formats import open_dataset
     from ..data.images import load_resized
-    from ..inference import Predictor
+    from ..use.inference import Predictor
 
     test_ids = set(split["test"].read_text().split())
     records = [r for r in open_dataset(data) if r.image_id in test_ids and not r.error][:n_images]

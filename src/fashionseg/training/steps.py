@@ -18,8 +18,8 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from .config import TrainConfig
-from .data.transforms import augment, to_float
+from ..config import TrainConfig
+from ..data.transforms import augment, to_float
 from .metrics import ConfusionMatrix
 from .semi import pseudo_loss
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .data.categories import IGNORE
+from ..data.categories import IGNORE
 
 METRIC_KEYS = ("pixel_accuracy", "binary_iou", "miou", "mean_class_accuracy", "fw_iou")
 

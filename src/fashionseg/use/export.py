@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import CheckpointError
+from ..checkpoint import CheckpointError
 from .inference import ONNX_META, Predictor
 
 # Sizes the exported graph accepts; the lower bound keeps every encoder's padding valid.

@@ -18,9 +18,9 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .config import TrainConfig
-from .data.categories import IGNORE
-from .data.transforms import augment, to_float
+from ..config import TrainConfig
+from ..data.categories import IGNORE
+from ..data.transforms import augment, to_float
 from .loader import BatchPlan, make_loader
 
 RAMP = 0.2  # share of the optimizer steps over which the unlabelled weight ramps up

@@ -17,10 +17,10 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from ..data.images import DataError
+from ...data.images import DataError, PixelLimitError, photo_pixels, read_photo
+from ...report.colors import overlay
 from ..inference import Predictor
-from ..predict.run import PixelLimitError, describe, photo_pixels, read_photo
-from ..report.colors import overlay
+from ..predict.run import describe
 from .batcher import Batcher
 
 # The overlay returned to the page is at most this many pixels on its longest side.
@@ -150,7 +150,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def page() -> str:
-        return resources.files("fashionseg.serve").joinpath("page.html").read_text()
+        return resources.files("fashionseg.use.serve").joinpath("page.html").read_text()
 
     @app.get("/health")
     def health() -> dict:

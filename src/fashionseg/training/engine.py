@@ -21,9 +21,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .checkpoint import load_checkpoint, restore_training, save_checkpoint, training_checkpoint
-from .config import TrainConfig, load_config, save_config
-from .data.prepare import Cache, is_cache, parse_size
+from ..checkpoint import load_checkpoint, restore_training, save_checkpoint, training_checkpoint
+from ..config import TrainConfig, load_config, save_config
+from ..data.prepare import Cache, is_cache
+from ..data.sizes import parse_size
 from .loader import (
     BatchPlan,
     epoch_batches,

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .config import TrainConfig
+from ..config import TrainConfig
+from ..models import build_model
 from .losses import build_loss
-from .models import build_model
 from .steps import EMA, Dist, amp_dtype, build_optimizer
 
 

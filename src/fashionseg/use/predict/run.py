@@ -8,7 +8,6 @@ PyTorch release the GIL for the heavy parts, so threads are enough here.
 from __future__ import annotations
 
 import csv
-import io
 import json
 import sys
 from collections import Counter, deque
@@ -16,15 +15,15 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 from tqdm import tqdm
 
-from ..data.categories import fashionpedia
-from ..data.images import DataError
-from ..data.parallel import ErrorLog
+from ...data.categories import fashionpedia
+from ...data.images import DataError, read_photo
+from ...data.parallel import ErrorLog
+from ...outputs import output_dir, output_file
+from ...report.colors import overlay_with_legend
 from ..inference import Predictor
-from ..outputs import output_dir, output_file
-from ..report.colors import overlay_with_legend
 from .garments import summarize
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -64,75 +63,6 @@ def output_stems(photos: list[Path]) -> list[str]:
         taken.add(stem.lower())
         stems.append(stem)
     return stems
-
-
-# The photo formats predict and serve open; Pillow is never asked to try the others (EPS,
-# for one, would run Ghostscript).
-PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
-
-
-def _open(source: Path | bytes, name: str) -> Image.Image:
-    """Open (header only) a photo of one of :data:`PHOTO_FORMATS`."""
-    try:
-        return Image.open(
-            source if isinstance(source, Path) else io.BytesIO(source), formats=PHOTO_FORMATS
-        )
-    except UnidentifiedImageError:
-        raise DataError(
-            f"{name}: not a photo in a supported format ({', '.join(PHOTO_FORMATS)})"
-        ) from None
-    except Image.DecompressionBombError as e:
-        raise PixelLimitError(f"{name}: {str(e).split('.')[0]}") from None
-    except (OSError, ValueError) as e:
-        raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
-
-
-def photo_pixels(source: Path | bytes, max_pixels: int = 0) -> int:
-    """Width x height from the photo's header, without decoding it.
-
-    Raises:
-        DataError: not a supported photo; PixelLimitError: over ``max_pixels``.
-    """
-    name = source.name if isinstance(source, Path) else "upload"
-    with _open(source, name) as im:
-        pixels = im.width * im.height
-        if max_pixels and pixels > max_pixels:
-            raise PixelLimitError(
-                f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
-            )
-    return pixels
-
-
-def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int = 0) -> Image.Image:
-    """Decode a photo to RGB.
-
-    Args:
-        source: a path or the file's bytes.
-        auto_orient: apply the EXIF orientation (phone photos); off by default because masks
-            in the data sets refer to the stored pixel grid.
-        max_pixels: refuse photos with more pixels than this before decoding (0: no limit
-            beyond Pillow's own bomb check).
-
-    Raises:
-        DataError: not an image, truncated, or too large; the message says which.
-    """
-    name = source.name if isinstance(source, Path) else "upload"
-    im = _open(source, name)
-    if max_pixels and im.width * im.height > max_pixels:
-        raise PixelLimitError(
-            f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
-        )
-    try:
-        im.load()
-        if auto_orient:
-            im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
-    except (OSError, SyntaxError, ValueError) as e:
-        raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
-
-
-class PixelLimitError(DataError):
-    """A photo with more pixels than allowed."""
 
 
 def segment(

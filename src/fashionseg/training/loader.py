@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from .data.prepare import Cache, is_cache, open_cache, prepare
+from ..data.prepare import Cache, is_cache, open_cache, prepare
 
 
 def user_cache_dir() -> Path:
@@ -53,7 +53,7 @@ def resolve_unlabelled(
     folder: str, size: tuple[int, int], keep_aspect: bool, num_classes: int, use_tags: bool
 ) -> Path:
     """The decoded cache of an unlabelled photo folder (built on first use, in the user cache)."""
-    from .data.unlabelled import build_unlabelled
+    from ..data.unlabelled import build_unlabelled
 
     src = Path(folder).resolve()
     if not src.is_dir():

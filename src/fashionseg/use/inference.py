@@ -11,13 +11,13 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from .checkpoint import CheckpointError, load_checkpoint
-from .data.categories import CategoryTable
-from .data.compose import fit
-from .data.images import DataError, decode_canvas
-from .data.prepare import parse_size
-from .data.transforms import to_float
-from .models import build_model
+from ..checkpoint import CheckpointError, load_checkpoint
+from ..data.categories import CategoryTable
+from ..data.compose import fit
+from ..data.images import DataError, decode_canvas
+from ..data.sizes import parse_size
+from ..data.transforms import to_float
+from ..models import build_model
 
 
 def upsample_argmax(

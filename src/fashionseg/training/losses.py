@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data.categories import IGNORE
+from ..data.categories import IGNORE
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 

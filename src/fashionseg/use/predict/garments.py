@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..data.categories import IGNORE, palette
-from ..data.rle import rle_encode
-from .colors import dominant_color
+from ...data.categories import IGNORE, palette
+from ...data.rle import rle_encode
+from ..colornames import dominant_color
 
 
 def summarize(

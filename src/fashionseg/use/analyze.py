@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .data.categories import NUM_GARMENTS
-from .data.parallel import ErrorLog
+from ..data.categories import NUM_GARMENTS
+from ..data.parallel import ErrorLog
 
 
 def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
@@ -127,7 +127,7 @@ def _figures(stats: dict, out: Path, top: int) -> dict[str, str]:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from .predict.colors import PALETTE
+    from .colornames import PALETTE
 
     figs = {}
     cats = stats["categories"]

@@ -1,0 +1,1 @@
+"""Train: the loop, its steps, batches, losses, metrics, semi-supervision."""

@@ -1,0 +1,1 @@
+"""Use a trained model: inference, predict, analyze, export, quantize, serve."""
