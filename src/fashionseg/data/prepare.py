@@ -131,24 +131,10 @@ def prepare(
     meta_path = root / "meta.json"
     n = len(dataset)
     resume = meta_path.exists()
-    if resume:
-        meta = json.loads(meta_path.read_text())
-        if {k: meta.get(k) for k in settings} != settings or meta.get("num_images") != n:
-            raise ValueError(
-                f"{root} holds a cache with other settings or data; choose another --out"
-            )
-        if meta.get("complete"):
-            return open_cache(root)
-        images = open_memmap(root / "images.npy", mode="r+")
-        masks = open_memmap(root / "masks.npy", mode="r+")
-        status = open_memmap(root / "status.npy", mode="r+")
-    else:
-        meta = dict(settings, num_images=n, categories=table.to_json(), complete=False)
-        images = open_memmap(root / "images.npy", "w+", np.uint8, (n, out_h, out_w, 3))
-        masks = open_memmap(root / "masks.npy", "w+", np.uint8, (n, out_h, out_w))
-        status = open_memmap(root / "status.npy", "w+", np.uint8, (n,))
-        status.flush()
-        _write_meta(meta_path, meta)
+    opened = _open_arrays(root, settings, n, table)
+    if isinstance(opened, Cache):
+        return opened
+    meta, images, masks, status = opened
     ids: list[str] = []
     heights: list[int] = []
     widths: list[int] = []
@@ -165,6 +151,20 @@ def prepare(
         prepare_one, out_h=out_h, out_w=out_w, keep_aspect=keep_aspect, classes=classes
     )
     errors = ErrorLog(root, append=resume)
+    try:
+        _fill(fn, todo(), (images, masks, status), workers, strict, errors)
+    finally:
+        errors.close()
+    meta.update(ids=ids, heights=heights, widths=widths, complete=True)
+    _write_meta(meta_path, meta)
+    return open_cache(root)
+
+
+def _fill(fn, todo, arrays, workers: int | None, strict: bool, errors: ErrorLog) -> None:
+    """Run ``fn`` over the pending records and write the results, marking rows done in
+    ``status`` only once their pixels are flushed (so a kill never leaves a row marked done
+    that is not on disk)."""
+    images, masks, status = arrays
     pending = int((status == PENDING).sum())
     last_flush = time.monotonic()
     done_since_flush: list[int] = []
@@ -180,7 +180,7 @@ def prepare(
         done_since_flush.clear()
 
     try:
-        for index, image_id, result, error in run_records(fn, todo(), pending, workers, "prepare"):
+        for index, image_id, result, error in run_records(fn, todo, pending, workers, "prepare"):
             if error is not None:
                 if strict:
                     raise StrictError(f"{image_id}: {error}")
@@ -194,10 +194,30 @@ def prepare(
                 last_flush = time.monotonic()
     finally:
         flush()
-        errors.close()
-    meta.update(ids=ids, heights=heights, widths=widths, complete=True)
+
+
+def _open_arrays(root: Path, settings: dict, n: int, table: CategoryTable):
+    """The arrays of an unfinished cache with these settings (resumed), or new ones; a
+    finished cache is returned opened. Raises ValueError for a cache of other settings."""
+    meta_path = root / "meta.json"
+    out_h, out_w = settings["size"]
+    if meta_path.exists():
+        meta = json.loads(meta_path.read_text())
+        if {k: meta.get(k) for k in settings} != settings or meta.get("num_images") != n:
+            raise ValueError(
+                f"{root} holds a cache with other settings or data; choose another --out"
+            )
+        if meta.get("complete"):
+            return open_cache(root)
+        arrays = [open_memmap(root / f"{k}.npy", mode="r+") for k in ("images", "masks", "status")]
+        return (meta, *arrays)
+    meta = dict(settings, num_images=n, categories=table.to_json(), complete=False)
+    images = open_memmap(root / "images.npy", "w+", np.uint8, (n, out_h, out_w, 3))
+    masks = open_memmap(root / "masks.npy", "w+", np.uint8, (n, out_h, out_w))
+    status = open_memmap(root / "status.npy", "w+", np.uint8, (n,))
+    status.flush()
     _write_meta(meta_path, meta)
-    return open_cache(root)
+    return meta, images, masks, status
 
 
 def _release(array: np.ndarray) -> None:

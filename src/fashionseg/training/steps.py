@@ -125,6 +125,47 @@ class EMA:
                 self.state[k].copy_(v)
 
 
+def _forward_backward(
+    run: Run, images, masks, gen: torch.Generator, teacher, step: int, total_steps: int
+) -> torch.Tensor:
+    """Augment one batch (uint8 from the loader), add the teacher's pseudo-labelled batch,
+    and back-propagate the loss (scaled for accumulation). Returns the loss."""
+    config, device, dtype = run.config, run.device, run.dtype
+    images = to_float(images.to(device, non_blocking=True))
+    masks = masks.to(device, non_blocking=True).long()
+    images, masks = augment(
+        images, masks, gen, config.hflip, (config.scale_min, config.scale_max), config.color_jitter
+    )
+    n = images.shape[0]
+    if teacher is not None:
+        u_images, u_labels = teacher.pseudo_batch(device, gen, dtype)
+        images = torch.cat([images, u_images])
+    if device.type == "cuda" and config.channels_last != "off":
+        images = images.contiguous(memory_format=torch.channels_last)
+    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
+        logits = run.train_model(images)
+    loss = run.loss_fn(logits[:n], masks)
+    if teacher is not None:
+        loss = loss + teacher.weight(step, total_steps) * pseudo_loss(logits[n:], u_labels)
+    run.scaler.scale(loss / config.accum_steps).backward()
+    return loss
+
+
+def _optimizer_step(run: Run, lr: float) -> None:
+    """One optimizer step at ``lr`` (clipping, AMP scaler, EMA update)."""
+    optimizer, scaler = run.optimizer, run.scaler
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    if run.config.clip_grad > 0:
+        scaler.unscale_(optimizer)
+        nn.utils.clip_grad_norm_(run.train_model.parameters(), run.config.clip_grad)
+    scaler.step(optimizer)
+    scaler.update()
+    optimizer.zero_grad(set_to_none=True)
+    if run.ema is not None:
+        run.ema.update(unwrap(run.train_model))
+
+
 def train_one_epoch(
     run: Run,
     loader,
@@ -154,8 +195,7 @@ def train_one_epoch(
     Returns:
         ``(mean loss, images seen, optimizer steps done)``.
     """
-    model, loss_fn, optimizer, scaler = run.train_model, run.loss_fn, run.optimizer, run.scaler
-    config, device, dtype, ema = run.config, run.device, run.dtype, run.ema
+    model, optimizer, config, device = run.train_model, run.optimizer, run.config, run.device
     step0 = step
     model.train()
     running = torch.zeros((), device=device)
@@ -172,40 +212,11 @@ def train_one_epoch(
     start = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
     for i, (images, masks) in enumerate(bar):
-        images = to_float(images.to(device, non_blocking=True))
-        masks = masks.to(device, non_blocking=True).long()
-        images, masks = augment(
-            images,
-            masks,
-            gen,
-            config.hflip,
-            (config.scale_min, config.scale_max),
-            config.color_jitter,
-        )
         n = images.shape[0]
-        if teacher is not None:
-            u_images, u_labels = teacher.pseudo_batch(device, gen, dtype)
-            images = torch.cat([images, u_images])
-        if device.type == "cuda" and config.channels_last != "off":
-            images = images.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-            logits = model(images)
-        loss = loss_fn(logits[:n], masks)
-        if teacher is not None:
-            loss = loss + teacher.weight(step, total_steps) * pseudo_loss(logits[n:], u_labels)
-        scaler.scale(loss / config.accum_steps).backward()
+        loss = _forward_backward(run, images, masks, gen, teacher, step, total_steps)
         if (i + 1) % config.accum_steps == 0 or i + 1 == len(loader):
-            for group in optimizer.param_groups:
-                group["lr"] = config.lr * lr_factor(config, step, total_steps, steps_per_epoch)
-            if config.clip_grad > 0:
-                scaler.unscale_(optimizer)
-                nn.utils.clip_grad_norm_(model.parameters(), config.clip_grad)
-            scaler.step(optimizer)
-            scaler.update()
-            optimizer.zero_grad(set_to_none=True)
+            _optimizer_step(run, config.lr * lr_factor(config, step, total_steps, steps_per_epoch))
             step += 1
-            if ema is not None:
-                ema.update(unwrap(model))
         running += loss.detach() * n
         seen += n
         if i % 10 == 0 or i + 1 == len(loader):

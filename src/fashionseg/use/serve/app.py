@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+from contextlib import contextmanager
 from importlib import resources
 
 import numpy as np
@@ -107,6 +108,29 @@ def _data_url(rgb: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _health(predictor: Predictor, batcher: Batcher) -> dict:
+    return {
+        "status": "ok",
+        "model": predictor.name,
+        "backend": predictor.backend,
+        "device": str(predictor.device),
+        "categories": predictor.categories.num_classes - 1,
+        "input_size": list(predictor.size),
+        "batches_run": batcher.batches,
+    }
+
+
+@contextmanager
+def _status_for_bad_photos():
+    """422 for photos over the pixel limit, 415 for files that are not a supported photo."""
+    try:
+        yield
+    except PixelLimitError as e:
+        raise HTTPException(422, str(e)) from None
+    except DataError as e:
+        raise HTTPException(415, str(e)) from None
+
+
 def create_app(
     model: str,
     device: str = "auto",
@@ -154,15 +178,7 @@ def create_app(
 
     @app.get("/health")
     def health() -> dict:
-        return {
-            "status": "ok",
-            "model": predictor.name,
-            "backend": predictor.backend,
-            "device": str(predictor.device),
-            "categories": len(names) - 1,
-            "input_size": list(predictor.size),
-            "batches_run": batcher.batches,
-        }
+        return _health(predictor, batcher)
 
     @app.post("/api/segment")
     async def segment(
@@ -172,20 +188,12 @@ def create_app(
         data = await file.read(max_bytes + 1)
         if len(data) > max_bytes:
             raise HTTPException(413, f"upload over the limit of {max_bytes} bytes")
-        try:
+        with _status_for_bad_photos():
             pixels = photo_pixels(data, max_pixels)
-        except PixelLimitError as e:
-            raise HTTPException(422, str(e)) from None
-        except DataError as e:
-            raise HTTPException(415, str(e)) from None
         held = await budget.acquire(pixels)
         try:
-            try:
+            with _status_for_bad_photos():
                 photo, canvas = await run_in_threadpool(work_before, data)
-            except PixelLimitError as e:
-                raise HTTPException(422, str(e)) from None
-            except DataError as e:
-                raise HTTPException(415, str(e)) from None
             logits = await asyncio.wrap_future(batcher.submit(canvas))
             return await run_in_threadpool(work_after, photo, logits, file.filename or "upload")
         finally:
