@@ -6,7 +6,7 @@ import torch
 
 from fashionseg.config import TrainConfig
 from fashionseg.data.transforms import augment, to_float
-from fashionseg.training.engine import _fit_budget
+from fashionseg.training.budget import fit_budget
 from fashionseg.training.loader import BatchPlan, make_loader
 from fashionseg.training.losses import build_loss
 from fashionseg.training.steps import Dist
@@ -34,11 +34,11 @@ def test_budget_fit_uses_the_steady_pace_not_the_warm_up():
     # 30 s spent on warm-up plus two epochs, the second of which took 2 s: 30 s are left,
     # 13 more epochs of 2.2 s (a tenth kept for validation).
     start = time.perf_counter() - 30
-    assert _fit_budget(config, 400, 2, start, 2.0, Dist(), torch.device("cpu")) == 15
+    assert fit_budget(config, 400, 2, start, 2.0, Dist(), torch.device("cpu")) == 15
     # Never past the configured epochs, never fewer than those already run.
-    assert _fit_budget(config, 10, 2, start, 2.0, Dist(), torch.device("cpu")) == 10
+    assert fit_budget(config, 10, 2, start, 2.0, Dist(), torch.device("cpu")) == 10
     start = time.perf_counter() - 90
-    assert _fit_budget(config, 400, 2, start, 2.0, Dist(), torch.device("cpu")) == 2
+    assert fit_budget(config, 400, 2, start, 2.0, Dist(), torch.device("cpu")) == 2
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

@@ -8,25 +8,23 @@ reads its own shard, metrics are summed across ranks, only rank 0 writes).
 
 from __future__ import annotations
 
-import copy
-import csv
 import json
 import math
-import os
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint, restore_training, save_checkpoint, training_checkpoint
+from ..checkpoint import load_checkpoint, restore_training
 from ..config import TrainConfig, load_config, save_config
-from ..data.prepare import Cache, is_cache
-from ..data.sizes import parse_size
+from ..data.prepare import is_cache
+from .budget import fit_budget
+from .epoch_end import Data, Progress, validate_and_save
 from .loader import (
     BatchPlan,
+    adopt_cache_settings,
     epoch_batches,
     make_loader,
     resolve_data,
@@ -34,7 +32,6 @@ from .loader import (
     split_indices,
 )
 from .losses import median_frequency_weights
-from .metrics import METRIC_KEYS
 from .run import Run, build_run
 from .semi import MeanTeacher
 from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
@@ -50,52 +47,6 @@ from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
     unwrap,
     validate,
 )
-
-HISTORY_COLUMNS = [
-    "epoch",
-    "train_loss",
-    "val_loss",
-    "val_pixel_accuracy",
-    "val_binary_iou",
-    "val_miou",
-    "lr",
-    "seconds",
-    "images_per_second",
-]
-
-
-def _write_history(path: Path, history: list[dict]) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, HISTORY_COLUMNS)
-        w.writeheader()
-        for row in history:
-            w.writerow({k: row[k] for k in HISTORY_COLUMNS})
-    os.replace(tmp, path)
-
-
-@dataclass
-class Data:
-    """The prepared data of a run and its split (cache row indices)."""
-
-    cache: Cache
-    train_idx: np.ndarray
-    val_idx: np.ndarray
-
-    @property
-    def num_classes(self) -> int:
-        return self.cache.categories.num_classes
-
-
-@dataclass
-class Progress:
-    """Where a run stands: restored from ``last.pt`` on resume."""
-
-    epoch: int = 0
-    step: int = 0
-    best: float = -1.0
-    planned: int = 0
-    history: list[dict] = field(default_factory=list)
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict:
@@ -237,14 +188,14 @@ def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_inf
             torch.cuda.synchronize()
         seconds = time.perf_counter() - t0
         if config.max_minutes > 0 and epoch == start_epoch + 1:
-            progress.planned = _fit_budget(
+            progress.planned = fit_budget(
                 config, progress.planned, epoch + 1, train_start, seconds, dist_info, device
             )
         progress.epoch += 1
         last = progress.epoch >= progress.planned
         if last or progress.epoch % max(1, config.eval_every) == 0:
             speed = round(seen * world / seconds, 2)
-            metrics = _validate_and_save(
+            metrics = validate_and_save(
                 run, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
     if dist_info.main:
@@ -255,141 +206,6 @@ def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_inf
     if world > 1:
         torch.distributed.barrier()
     return metrics
-
-
-def _validate_and_save(
-    run: Run,
-    data: Data,
-    progress: Progress,
-    train_loss: float,
-    seconds: float,
-    speed: float,
-    out: Path,
-    dist_info: Dist,
-    writer,
-) -> dict:
-    """Validate (the EMA weights when on), append to the history, write checkpoints,
-    history.csv and TensorBoard, and print the epoch's line."""
-    config = run.config
-    eval_model = run.model
-    if run.ema is not None:
-        eval_model = copy.deepcopy(run.model)
-        eval_model.load_state_dict(run.ema.state)
-    batches = [
-        sorted(data.val_idx[i : i + config.batch_size].tolist())
-        for i in range(0, len(data.val_idx), config.batch_size)
-    ][dist_info.rank :: dist_info.world]
-    metrics = {}
-    if len(data.val_idx):
-        loader = make_loader(data.cache, batches, 0, run.device.type == "cuda")
-        names = data.cache.categories.names()
-        metrics = validate(
-            eval_model,
-            run.loss_fn,
-            loader,
-            run.device,
-            data.num_classes,
-            names,
-            run.dtype,
-            dist_info,
-        )
-    row = {
-        "epoch": progress.epoch,
-        "train_loss": train_loss,
-        "val_loss": metrics.get("loss", float("nan")),
-        "val_pixel_accuracy": metrics.get("pixel_accuracy", float("nan")),
-        "val_binary_iou": metrics.get("binary_iou", float("nan")),
-        "val_miou": metrics.get("miou", float("nan")),
-        "lr": run.optimizer.param_groups[0]["lr"],
-        "seconds": round(seconds, 3),
-        "images_per_second": speed,
-        "metrics": metrics,
-    }
-    progress.history.append(row)
-    if not dist_info.main:
-        return metrics
-    miou = metrics.get("miou", -1.0)
-    is_best = miou > progress.best
-    progress.best = max(progress.best, miou)
-    ckpt = training_checkpoint(
-        run.model, run.optimizer, run.scaler, run.ema, run.config,
-        categories=data.cache.categories.to_json(), epoch=progress.epoch, step=progress.step,
-        best_miou=progress.best, history=progress.history, epochs_planned=progress.planned,
-    )  # fmt: skip
-    save_checkpoint(ckpt, out / "last.pt")
-    if is_best:
-        save_checkpoint(ckpt, out / "best.pt")
-    _write_history(out / "history.csv", progress.history)
-    if writer is not None:
-        writer.add_scalar("loss/train", train_loss, progress.epoch)
-        for k in ("loss",) + METRIC_KEYS:
-            if k in metrics:
-                writer.add_scalar(f"val/{k}", metrics[k], progress.epoch)
-        writer.add_scalar("lr", row["lr"], progress.epoch)
-        writer.add_scalar("images_per_second", row["images_per_second"], progress.epoch)
-        writer.flush()
-    print(
-        f"epoch {progress.epoch}/{progress.planned}: loss {train_loss:.4f}  val mIoU "
-        f"{row['val_miou']:.4f}  pixel acc {row['val_pixel_accuracy']:.4f}  binary IoU "
-        f"{row['val_binary_iou']:.4f}  {row['images_per_second']:.1f} img/s",
-        file=sys.stderr,
-    )
-    return metrics
-
-
-def _fit_budget(
-    config: TrainConfig,
-    planned: int,
-    done: int,
-    start: float,
-    last_seconds: float,
-    dist_info: Dist,
-    device,
-) -> int:
-    """Epochs that fit ``max_minutes``: the time left, at the pace of the epoch just run (the
-    first one pays for warm-up, which on a GPU can cost ten steady epochs), with a tenth kept
-    for validation. The schedule then decays over exactly those epochs."""
-    pace = [time.perf_counter() - start, last_seconds]
-    pace = torch.tensor(pace, device=device if device.type == "cuda" else "cpu")
-    if dist_info.world > 1:  # every rank must stop at the same epoch
-        torch.distributed.all_reduce(pace, op=torch.distributed.ReduceOp.MAX)
-    elapsed, per_epoch = (float(v) for v in pace)
-    fits = done + int((config.max_minutes * 60 - elapsed) / (1.1 * per_epoch))
-    new = max(done, min(planned, fits))
-    if dist_info.main and new != planned:
-        print(
-            f"{config.max_minutes} min budget: {new} epochs instead of {planned} "
-            f"({per_epoch:.1f} s per epoch after {elapsed:.0f} s of warm-up and 2 epochs)",
-            file=sys.stderr,
-        )
-    return new
-
-
-def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> None:
-    """Make the config say what the model is trained on: the cache's size, letterboxing and
-    classes. These travel into the checkpoint and the ONNX metadata, and predict, serve and
-    export build their canvases from them.
-
-    A prepared cache named with ``--data`` is the truth: a setting left at its default takes
-    the cache's value, one set to something else is refused in one line.
-    """
-    meta = cache.meta
-    truth = {
-        "size": "{1}x{0}".format(*meta["size"]),
-        "keep_aspect": bool(meta.get("keep_aspect", False)),
-        "classes": meta.get("classes", "all"),
-    }
-    defaults = TrainConfig()
-    for key, value in truth.items():
-        asked = getattr(config, key)
-        same = parse_size(asked) == parse_size(value) if key == "size" else asked == value
-        if not same and prepared and asked != getattr(defaults, key):
-            flag = "--" + key.replace("_", "-")
-            raise TrainingError(
-                f"{config.data}: the cache was prepared with {key} {value}, not {flag} {asked}; "
-                "prepare another cache or leave the setting out"
-            )
-        setattr(config, key, value)
 
 
 def resume_config(run: str | Path) -> TrainConfig:

@@ -15,7 +15,10 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
+from ..config import TrainConfig
 from ..data.prepare import Cache, is_cache, open_cache, prepare
+from ..data.sizes import parse_size
+from .errors import TrainingError
 
 
 def user_cache_dir() -> Path:
@@ -172,3 +175,30 @@ def make_loader(
         prefetch_factor=4 if workers > 0 else None,
         persistent_workers=workers > 0,
     )
+
+
+def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> None:
+    """Make the config say what the model is trained on: the cache's size, letterboxing and
+    classes. These travel into the checkpoint and the ONNX metadata, and predict, serve and
+    export build their canvases from them.
+
+    A prepared cache named with ``--data`` is the truth: a setting left at its default takes
+    the cache's value, one set to something else is refused in one line.
+    """
+    meta = cache.meta
+    truth = {
+        "size": "{1}x{0}".format(*meta["size"]),
+        "keep_aspect": bool(meta.get("keep_aspect", False)),
+        "classes": meta.get("classes", "all"),
+    }
+    defaults = TrainConfig()
+    for key, value in truth.items():
+        asked = getattr(config, key)
+        same = parse_size(asked) == parse_size(value) if key == "size" else asked == value
+        if not same and prepared and asked != getattr(defaults, key):
+            flag = "--" + key.replace("_", "-")
+            raise TrainingError(
+                f"{config.data}: the cache was prepared with {key} {value}, not {flag} {asked}; "
+                "prepare another cache or leave the setting out"
+            )
+        setattr(config, key, value)

@@ -20,15 +20,12 @@ from tqdm import tqdm
 
 from ..config import TrainConfig
 from ..data.transforms import augment, to_float
+from .errors import TrainingError  # noqa: F401  (part of this module's interface)
 from .metrics import ConfusionMatrix
 from .semi import pseudo_loss
 
 if TYPE_CHECKING:
     from .run import Run
-
-
-class TrainingError(RuntimeError):
-    """A run that cannot go on (diverged loss, bad resume); the message says what to do."""
 
 
 @dataclass

@@ -1,0 +1,153 @@
+"""The Kaggle iMaterialist layout: ``<split>/<ImageId>.jpg`` and ``<split>.csv[.gz]``."""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import sys
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from .categories import CategoryTable
+from .records import DataFormatError, Dataset, Instance, Record, is_plain_name
+from .rle import MAX_PIXELS
+
+csv.field_size_limit(sys.maxsize)
+
+
+def _open_text(path: Path) -> io.TextIOBase:
+    if path.suffix == ".gz":
+        return io.TextIOWrapper(gzip.open(path, "rb"), encoding="utf-8", newline="")
+    return open(path, encoding="utf-8", newline="")
+
+
+def _parse_int(text: str, what: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"{what} is not an integer: {text[:20]!r}") from None
+
+
+class KaggleDataset(Dataset):
+    """The iMaterialist layout: ``<split>/<ImageId>.jpg`` and ``<split>.csv[.gz]``."""
+
+    layout = "kaggle"
+    REQUIRED = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
+
+    def __init__(self, root: Path, csv_path: Path, image_dir: Path, categories: CategoryTable):
+        super().__init__(root, categories)
+        self.csv_path = csv_path
+        self.image_dir = image_dir
+        self._ids: list[str] | None = None
+        self._grouped = True
+
+    def _rows(self) -> Iterator[list[str]]:
+        try:
+            yield from self._read_rows()
+        except UnicodeDecodeError as e:
+            raise DataFormatError(
+                f"{self.csv_path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
+                f"{e.start} of a block)"
+            ) from None
+        except (EOFError, gzip.BadGzipFile, zlib.error) as e:
+            raise DataFormatError(
+                f"{self.csv_path}: truncated or corrupt compressed file ({e})"
+            ) from None
+        except csv.Error as e:
+            raise DataFormatError(f"{self.csv_path}: not a readable CSV ({e})") from None
+
+    def _read_rows(self) -> Iterator[list[str]]:
+        with _open_text(self.csv_path) as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DataFormatError(f"{self.csv_path}: empty CSV")
+            missing = [c for c in self.REQUIRED if c not in header]
+            if missing:
+                raise DataFormatError(f"{self.csv_path}: missing columns {', '.join(missing)}")
+            cols = [header.index(c) for c in self.REQUIRED]
+            attr_col = header.index("AttributesIds") if "AttributesIds" in header else None
+            for row in reader:
+                if not row:
+                    continue
+                out = [row[c] if c < len(row) else "" for c in cols]
+                out.append(row[attr_col] if attr_col is not None and attr_col < len(row) else "")
+                yield out
+
+    def image_ids(self) -> list[str]:
+        """ImageIds in file order (first pass over the CSV; only ids are kept)."""
+        if self._ids is None:
+            ids: list[str] = []
+            seen: set[str] = set()
+            last = None
+            for row in self._rows():
+                image_id = row[0]
+                if image_id != last:
+                    if image_id in seen:
+                        self._grouped = False
+                    else:
+                        seen.add(image_id)
+                        ids.append(image_id)
+                    last = image_id
+            self._ids = ids
+        return self._ids
+
+    def __len__(self) -> int:
+        return len(self.image_ids())
+
+    def __iter__(self) -> Iterator[Record]:
+        self.image_ids()
+        if self._grouped:
+            yield from self._stream()
+        else:
+            # Rows of one image are scattered: group them in memory (RLE text only).
+            groups: dict[str, list[list[str]]] = {}
+            for row in self._rows():
+                groups.setdefault(row[0], []).append(row)
+            for image_id in self.image_ids():
+                yield self._record(image_id, groups.pop(image_id))
+
+    def _stream(self) -> Iterator[Record]:
+        rows: list[list[str]] = []
+        for row in self._rows():
+            if rows and row[0] != rows[0][0]:
+                yield self._record(rows[0][0], rows)
+                rows = []
+            rows.append(row)
+        if rows:
+            yield self._record(rows[0][0], rows)
+
+    def _record(self, image_id: str, rows: list[list[str]]) -> Record:
+        record = Record(image_id, self.image_dir / f"{image_id}.jpg", 0, 0)
+        if not is_plain_name(image_id):
+            record.error = f"ImageId {image_id[:40]!r} is not a plain file name"
+            return record
+        try:
+            sizes = {(_parse_int(r[2], "Height"), _parse_int(r[3], "Width")) for r in rows}
+            if len(sizes) > 1:
+                raise ValueError(f"rows disagree on Height/Width: {sorted(sizes)}")
+            record.height, record.width = sizes.pop()
+            if record.height <= 0 or record.width <= 0:
+                raise ValueError(f"invalid Height/Width {record.height}x{record.width}")
+            if record.height * record.width > MAX_PIXELS:
+                raise ValueError(f"size {record.height}x{record.width} is too large to allocate")
+            known = self.categories.ids()
+            seen = set()
+            for _, encoded, _, _, class_text, attr_text in rows:
+                # 2019 files fuse attributes into ClassId: "6_28_77".
+                parts = class_text.strip().split("_")
+                class_id = _parse_int(parts[0], "ClassId")
+                if class_id not in known:
+                    raise ValueError(f"unknown ClassId {class_id}")
+                attr_tokens = parts[1:] + attr_text.replace(",", " ").split()
+                attrs = tuple(_parse_int(a, "AttributesIds") for a in attr_tokens)
+                key = (class_id, encoded.strip(), attrs)
+                if key in seen:  # duplicate rows are harmless; keep one
+                    continue
+                seen.add(key)
+                record.instances.append(Instance(class_id, encoded.strip(), attrs))
+        except ValueError as e:
+            record.error = str(e)
+        return record
