@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test test-latest constraints lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
+.PHONY: setup demo test test-fast test-latest constraints lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
 
 setup: $(VENV)/.installed
 
@@ -29,6 +29,10 @@ demo: setup
 
 test: setup
 	$(PY) -m pytest
+
+# The edit-test loop: everything but the tests marked slow (fresh processes, exports, servers).
+test-fast: setup
+	$(PY) -m pytest -m "not slow" -x
 
 lint: setup
 	$(VENV)/bin/ruff check src tests benchmarks tools

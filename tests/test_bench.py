@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from fashionseg.bench import naive_rle_decode, run_bench
 from fashionseg.data.rle import rle_decode, rle_encode
@@ -28,6 +29,7 @@ def test_train_benchmark_dry_run_measures_every_stage():
     assert r["loader_images_per_s_64"] > 0 and r["matmul_peak_tflops"] > 0
 
 
+@pytest.mark.slow
 def test_infer_benchmark_checks_onnx_agreement():
     from fashionseg.bench.infer import bench_infer_cpu
 
@@ -37,6 +39,7 @@ def test_infer_benchmark_checks_onnx_agreement():
     assert row["eager_ms"] > 0 and row["onnxruntime_ms"] > 0
 
 
+@pytest.mark.slow
 def test_memory_benchmark_writes_json(tmp_path):
     out = tmp_path / "b.json"
     run_bench("memory", str(out), quick=True)

@@ -17,6 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+pytestmark = pytest.mark.slow  # each test starts fresh processes
+
 FASHIONSEG = str(Path(sys.executable).with_name("fashionseg"))
 
 

@@ -43,6 +43,7 @@ def test_bad_values_are_refused_with_the_valid_ones(tmp_path, key, value, words)
     assert key in str(err.value) and words in str(err.value)
 
 
+@pytest.mark.slow
 def test_validation_needs_no_torch_and_the_command_names_the_choices(tmp_path):
     code = (
         "import sys; from fashionseg.config import load_config; "

@@ -90,6 +90,7 @@ def test_score_wrong_size_is_one_line(tmp_path, capsys):
     assert "differs from the image" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_all_background_on_real_photos(tmp_path):
     """The issue's baseline: background everywhere scores high accuracy and near-zero mIoU."""
     (tmp_path / "empty").mkdir()
@@ -111,6 +112,7 @@ def test_all_background_on_real_photos(tmp_path):
     assert m["binary_iou"] == 0.0 and m["missing"] == 799
 
 
+@pytest.mark.slow
 def test_masks_score_perfectly(tmp_path):
     data = need(CCP)
     main(["masks", str(data), "--out", str(tmp_path / "gt"), "--workers", "2"])

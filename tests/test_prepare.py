@@ -6,6 +6,7 @@ import sys
 import time
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from conftest import CCP, need
@@ -44,6 +45,7 @@ def test_other_settings_refused(synth_data, synth_cache):
         raise AssertionError("expected a refusal")
 
 
+@pytest.mark.slow
 def test_resume_after_kill(tmp_path):
     data = synth(tmp_path / "d", images=48, size="800x1200", seed=5, workers=2)
     env = dict(os.environ, PYTHONUNBUFFERED="1")

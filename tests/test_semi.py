@@ -88,6 +88,7 @@ def test_bad_tags_row_is_named(tmp_path):
         read_tags(path, CLASSES)
 
 
+@pytest.mark.slow
 def test_train_with_unlabelled_from_the_command_line(synth_data, tmp_path):
     unl = _unlabelled(synth_data, tmp_path / "u", tags="1 3")
     cmd = [

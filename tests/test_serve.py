@@ -91,6 +91,7 @@ def server(app):
         yield url
 
 
+@pytest.mark.slow
 def test_concurrent_requests_are_batched_without_errors(server, app, synth_data):
     data, name = _photo_bytes(synth_data)
     before = app.state.batcher.batches
@@ -106,6 +107,7 @@ def test_concurrent_requests_are_batched_without_errors(server, app, synth_data)
     assert app.state.batcher.batches - before < 32
 
 
+@pytest.mark.slow
 def test_page_upload_shows_overlay_in_chromium(server, synth_data, tmp_path):
     browser_path = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser_path is None:
@@ -209,6 +211,7 @@ def test_chunked_upload_stops_at_the_limit(server):
     assert sent < 5_000_000  # answered soon after the 200 kB limit, not after the whole body
 
 
+@pytest.mark.slow
 def test_large_photos_wait_for_the_pixel_budget(tiny_model):
     app = create_app(
         str(tiny_model), device="cpu", max_bytes=5_000_000, max_pixels=2_000_000,

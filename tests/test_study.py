@@ -1,10 +1,12 @@
 import csv
 
+import pytest
 import yaml
 
 from fashionseg.cli import main
 
 
+@pytest.mark.slow
 def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys):
     cfg = {
         "models": ["unet", "segnet", "no_such_model"],

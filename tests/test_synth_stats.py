@@ -2,6 +2,7 @@ import filecmp
 import json
 
 import numpy as np
+import pytest
 
 from conftest import CCP, need
 from fashionseg.cli import main
@@ -31,6 +32,7 @@ def test_synth_is_deterministic_and_rich(tmp_path):
     assert overlaps >= 3  # parts lie on garments: the overlap rule is exercised
 
 
+@pytest.mark.slow
 def test_stats_outputs(synth_data, tmp_path):
     assert main(["stats", str(synth_data), "--out", str(tmp_path / "s")]) == 0
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())
@@ -39,6 +41,7 @@ def test_stats_outputs(synth_data, tmp_path):
         assert (tmp_path / "s" / f).stat().st_size > 0
 
 
+@pytest.mark.slow
 def test_stats_on_real_photos(tmp_path):
     main(["stats", str(need(CCP)), "--out", str(tmp_path / "s")])
     summary = json.loads((tmp_path / "s" / "summary.json").read_text())

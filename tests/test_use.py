@@ -155,6 +155,7 @@ def test_predict_refuses_bad_models(tiny_model, synth_data, tmp_path, capsys):
     assert "no such file or folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_onnx_export_agrees_with_pytorch_on_real_photos(tiny_model, synth_data, tmp_path):
     pytest.importorskip("onnxruntime")
     from fashionseg.data.images import read_photo
@@ -242,6 +243,7 @@ def test_analyze_writes_figures_and_page(tiny_model, synth_data, tmp_path, capsy
     assert "no such folder" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_int8_export_is_quantized_and_reports_held_out_agreement(
     tiny_model, synth_data, tmp_path, capsys
 ):
