@@ -1,15 +1,48 @@
 import csv
 
 import pytest
+import torch
 import yaml
 
 from fashionseg.cli import main
 
 
+class Broken(torch.nn.Module):
+    """A model that fails in its first forward pass: a run that breaks mid-study."""
+
+    def __init__(self):
+        super().__init__()
+        self.weight = torch.nn.Parameter(torch.zeros(1))
+
+    def forward(self, x):
+        raise RuntimeError("broken on purpose")
+
+
+@pytest.fixture
+def broken_model(monkeypatch):
+    from fashionseg import config, models
+
+    monkeypatch.setitem(models.MODELS, "broken", lambda num_classes, **kw: Broken())
+    monkeypatch.setitem(config.CHOICES, "model", config.CHOICES["model"] + ("broken",))
+
+
+def test_a_bad_study_config_fails_before_any_run(tmp_path, capsys):
+    for bad, words in (
+        ({"models": ["unet", "no_such_model"]}, "model 'no_such_model' is not one of"),
+        ({"train": {"lr": 0.5}}, "train.lr is set by the study itself"),
+        ({"train": {"amp": "bf61"}}, "amp 'bf61'"),
+    ):
+        (tmp_path / "s.yaml").write_text(yaml.safe_dump(bad))
+        args = ["study", "--data", str(tmp_path), "--out", str(tmp_path / "st"), "--config"]
+        assert main([*args, str(tmp_path / "s.yaml")]) == 2
+        assert words in capsys.readouterr().err
+        assert not (tmp_path / "st").exists()
+
+
 @pytest.mark.slow
-def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys):
+def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys, broken_model):
     cfg = {
-        "models": ["unet", "segnet", "no_such_model"],
+        "models": ["unet", "segnet", "broken"],
         "losses": ["ce"],
         "optimizers": [{"name": "sgd", "lr": 0.01}, {"name": "adam", "lr": 0.001}],
         "sizes": ["32", "48"],
@@ -37,7 +70,7 @@ def test_study_grid_selection_resume_and_report(synth_data, tmp_path, capsys):
     stage2 = [r for r in rows if r["stage"] == "2"]
     assert len(stage1) == 6 and len(stage2) == 2  # only the top two re-trained at 48
     failed = [r for r in stage1 if r["status"] == "failed"]
-    assert len(failed) == 2 and all("no_such_model" in r["error"] for r in failed)
+    assert len(failed) == 2 and all("broken on purpose" in r["error"] for r in failed)
     for column in (
         "val_miou",
         "test_pixel_accuracy",

@@ -15,13 +15,13 @@ import json
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 import yaml
 
-from .config import TrainConfig
+from .config import ConfigError, TrainConfig
 from .data.formats import open_dataset
 from .selection import COMBINATION, rank_combinations
 
@@ -45,6 +45,13 @@ RESULT_COLUMNS = [
     "images_per_second",
     "error",
 ]
+
+
+# TrainConfig settings that the study decides for each run (its grid and its own keys).
+STUDY_DECIDES = {
+    "data", "out", "model", "loss", "optimizer", "lr", "schedule", "seed", "size", "epochs",
+    "width", "batch_size", "train_list", "val_list",
+}  # fmt: skip
 
 
 @dataclass
@@ -75,10 +82,40 @@ class StudyConfig:
         data.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ValueError(f"unknown study keys: {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown study keys: {', '.join(sorted(unknown))}")
         cfg = cls(**data)
         cfg.sizes = [str(s) for s in cfg.sizes]
+        cfg.validate()
         return cfg
+
+    def base(self) -> TrainConfig:
+        """The TrainConfig every run starts from: ``train:`` plus the study's own settings.
+
+        Raises:
+            ConfigError: ``train:`` names a setting the study decides (the grid, the sizes,
+                the epochs...), or a value a TrainConfig refuses.
+        """
+        decided = sorted(set(self.train) & STUDY_DECIDES)
+        if decided:
+            raise ConfigError(
+                f"study config: train.{decided[0]} is set by the study itself "
+                "(the grid, sizes, epochs, width or batch_size keys); set it there"
+            )
+        return TrainConfig.from_dict(dict(self.train, width=self.width, batch_size=self.batch_size))
+
+    def validate(self) -> None:
+        """Every run's config, checked before the first one starts."""
+        base = self.base()
+        for model, loss, opt, schedule in itertools.product(
+            self.models, self.losses, self.optimizers, self.schedules
+        ):
+            if not isinstance(opt, dict) or set(opt) != {"name", "lr"}:
+                raise ConfigError(f"study config: optimizer {opt!r} needs name and lr")
+            for size in self.sizes:
+                replace(
+                    base, model=model, loss=loss, optimizer=opt["name"], lr=float(opt["lr"]),
+                    schedule=schedule, size=size, epochs=self.epochs,
+                ).validate()  # fmt: skip
 
 
 def write_split(data: str, out: Path, cfg: StudyConfig) -> dict[str, Path]:
@@ -169,8 +206,9 @@ def _train_config(
     seed,
     epochs,
 ) -> TrainConfig:
-    settings = dict(cfg.train)
-    settings.update(
+    """One run of the grid: the study's base config with the grid's overrides."""
+    return replace(
+        cfg.base(),
         data=data,
         out=str(run_dir),
         model=model,
@@ -181,12 +219,9 @@ def _train_config(
         seed=int(seed),
         size=str(size),
         epochs=int(epochs),
-        width=cfg.width,
-        batch_size=cfg.batch_size,
         train_list=str(split["train"]),
         val_list=str(split["val"]),
-    )
-    return TrainConfig.from_dict(settings)
+    ).validate()
 
 
 def write_results(path: Path, rows: list[dict]) -> None:
