@@ -36,9 +36,15 @@ def cmd_predict(args) -> None:
         device=args.device,
         workers=args.workers,
         auto_orient=args.auto_orient,
+        only=args.only,
+        groups=args.groups,
+        cutouts=args.cutouts,
+        feather=args.feather,
+        skip_existing=args.skip_existing,
     )
     print(
         f"{result['written']} of {result['photos']} photos segmented -> {result['out']}"
+        + (f" ({result['existing']} already there)" if result["existing"] else "")
         + (f" ({result['skipped']} skipped, see errors.csv)" if result["skipped"] else "")
     )
 
@@ -46,7 +52,7 @@ def cmd_predict(args) -> None:
 def cmd_analyze(args) -> None:
     from .use.analyze import analyze
 
-    page = analyze(args.predictions, args.out, top=args.top)
+    page = analyze(args.predictions, args.out, top=args.top, groups=args.groups)
     print(f"report: {page}")
 
 
@@ -106,6 +112,27 @@ def add_use_commands(sub) -> None:
         action="store_true",
         help="apply EXIF orientation (phone photos); off: segment the stored pixel grid",
     )
+    p.add_argument(
+        "--only",
+        metavar="GARMENTS",
+        help="keep only these garments, names or ClassIds, comma-separated (dress,skirt; "
+        "group names with --groups)",
+    )
+    p.add_argument(
+        "--groups",
+        action="store_true",
+        help="body regions (upper body, lower body, whole body, footwear, bags, headwear, "
+        "accessories) instead of the 46 categories; parts join the garment they touch",
+    )
+    p.add_argument(
+        "--cutouts", action="store_true", help="also <stem>/<garment>.png: RGBA, cropped"
+    )
+    p.add_argument("--feather", type=float, default=0.0, help="soft cut-out edge, in pixels")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave photos whose <stem>.json is already in --out (continue an interrupted run)",
+    )
     p.set_defaults(fn=cmd_predict)
 
     p = sub.add_parser(
@@ -114,6 +141,9 @@ def add_use_commands(sub) -> None:
     p.add_argument("predictions", help="folder of predict's <stem>.json files")
     p.add_argument("--out", required=True, help="report folder (PNG figures, HTML, JSON)")
     p.add_argument("--top", type=int, default=15, help="outfits and pairs to list")
+    p.add_argument(
+        "--groups", action="store_true", help="by body region (predict --groups's names)"
+    )
     p.set_defaults(fn=cmd_analyze)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and size)")

@@ -194,9 +194,30 @@ def _table(rows: list[list], head: list[str]) -> str:
     return f"<table><tr>{cells}</tr>{body}</table>"
 
 
-def analyze(predictions: str | Path, out: str | Path, top: int = 15) -> Path:
-    """Write ``summary.json``, four PNG figures and ``index.html`` for a prediction folder."""
+def regroup(doc: dict) -> dict:
+    """A category-level prediction document as body-region groups (``predict --groups``'s
+    names): areas add up; each group keeps the colour of its largest member. Parts stay in
+    "garment part" here, since the JSON holds no masks to see what they touch (run
+    ``predict --groups`` for that)."""
+    from .predict.products import GROUP_NAMES, GROUP_OF
+
+    merged: dict[str, dict] = {}
+    for g in sorted(doc["garments"], key=lambda g: -g["area_fraction"]):
+        group = GROUP_OF.get(g["name"], g["name"] if g["name"] in GROUP_NAMES else "accessories")
+        entry = merged.setdefault(
+            group, dict(g, name=group, class_id=GROUP_NAMES.index(group) - 1, area_fraction=0.0)
+        )
+        entry["area_fraction"] = round(entry["area_fraction"] + g["area_fraction"], 6)
+    garments = sorted(merged.values(), key=lambda g: -g["area_fraction"])
+    return dict(doc, garments=garments)
+
+
+def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: bool = False) -> Path:
+    """Write ``summary.json``, four PNG figures and ``index.html`` for a prediction folder
+    (``groups``: by body region rather than category)."""
     docs, bad = load_predictions(predictions)
+    if groups:
+        docs = [regroup(doc) for doc in docs]
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     errors = ErrorLog(out)

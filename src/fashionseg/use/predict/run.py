@@ -12,6 +12,7 @@ import json
 import sys
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from ...outputs import output_dir, output_file
 from ...report.colors import overlay_with_legend
 from ..inference import Predictor
 from .garments import summarize
+from .products import GROUP_NAMES, cutout, cutout_name, keep_only, parse_only, to_groups
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 
@@ -85,15 +87,20 @@ def segment(
 
 
 def describe(
-    predictor: Predictor, photo: Image.Image, labels: np.ndarray, path: str, with_rle=True
+    predictor: Predictor,
+    photo: Image.Image,
+    labels: np.ndarray,
+    path: str,
+    with_rle=True,
+    names: list[str] | None = None,
 ) -> dict:
-    """The JSON document of one photo: image, model and garments."""
+    """The JSON document of one photo: image, model and garments (``names``: label value ->
+    name, the model's categories unless the label map holds groups)."""
+    names = names or predictor.categories.names()
     return {
         "image": {"path": path, "width": photo.width, "height": photo.height},
         "model": predictor.name,
-        "garments": summarize(
-            np.asarray(photo), labels, predictor.categories.names(), with_rle=with_rle
-        ),
+        "garments": summarize(np.asarray(photo), labels, names, with_rle=with_rle),
     }
 
 
@@ -108,14 +115,42 @@ def check_kaggle_categories(predictor: Predictor) -> None:
         )
 
 
-def _write(predictor: Predictor, out: Path, stem: str, photo: Image.Image, labels, path: str):
-    """Summarise one photo and write its three files; returns the JSON document."""
+@dataclass
+class Products:
+    """What ``predict`` makes of each label map besides the plain outputs."""
+
+    only: set[int] | None = None  # label values to keep (the rest become background)
+    groups: bool = False  # body-region groups instead of categories
+    cutouts: bool = False  # one RGBA cut-out per garment
+    feather: float = 0.0  # soft cut-out edge, pixels
+
+
+def _write(
+    predictor: Predictor,
+    out: Path,
+    stem: str,
+    photo: Image.Image,
+    labels,
+    path: str,
+    products: Products,
+):
+    """Summarise one photo and write its files; returns the JSON document."""
     names = predictor.categories.names()
-    doc = describe(predictor, photo, labels, path)
+    if products.groups:
+        labels, names = to_groups(labels, names), GROUP_NAMES
+    if products.only is not None:
+        labels = keep_only(labels, products.only)
+    doc = describe(predictor, photo, labels, path, names=names)
+    rgb = np.asarray(photo)
+    if products.cutouts and doc["garments"]:
+        (out / stem).mkdir(exist_ok=True)
+        for g in doc["garments"]:
+            name = f"{stem}/{cutout_name(g['name'])}.png"
+            cutout(rgb, labels == g["class_id"] + 1, products.feather).save(out / name)
+            g["cutout"] = name
     Image.fromarray(labels).save(out / f"{stem}.png", optimize=False, compress_level=1)
-    overlay_with_legend(np.asarray(photo), labels, names).save(
-        out / f"{stem}_overlay.jpg", quality=88
-    )
+    overlay_with_legend(rgb, labels, names).save(out / f"{stem}_overlay.jpg", quality=88)
+    # The JSON is written last and renamed into place: it marks a photo as done.
     tmp = out / f".{stem}.json.tmp"
     tmp.write_text(json.dumps(doc, indent=1))
     tmp.replace(out / f"{stem}.json")
@@ -132,24 +167,51 @@ def predict(
     device: str = "auto",
     workers: int = 2,
     auto_orient: bool = False,
+    only: str | None = None,
+    groups: bool = False,
+    cutouts: bool = False,
+    feather: float = 0.0,
+    skip_existing: bool = False,
 ) -> dict:
-    """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``.
+    """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
+    (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
 
-    Unreadable photos go to ``errors.csv`` in ``out`` and are skipped.
+    Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
+    ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
+    ``skip_existing`` leaves photos whose ``<stem>.json`` is already there.
 
     Returns:
-        ``{"photos", "written", "skipped", "out"}``.
+        ``{"photos", "written", "skipped", "existing", "out"}``.
     """
     predictor = Predictor(model, device)
     if kaggle_csv:
+        if groups or only:
+            raise ValueError("--kaggle-csv needs every category: leave out --groups and --only")
         check_kaggle_categories(predictor)
-    photos = collect_photos(inputs)
-    stems = output_stems(photos)
+    names = GROUP_NAMES if groups else predictor.categories.names()
+    products = Products(
+        only=parse_only(only, names) if only else None,
+        groups=groups,
+        cutouts=cutouts,
+        feather=feather,
+    )
+    all_photos = collect_photos(inputs)
+    all_stems = output_stems(all_photos)
     out = output_dir(out, inputs)
     if kaggle_csv:
-        output_file(kaggle_csv, photos)
-    errors = ErrorLog(out)
+        output_file(kaggle_csv, all_photos)
     kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
+    photos, stems = [], []
+    for photo, stem in zip(all_photos, all_stems):
+        done = out / f"{stem}.json"
+        if skip_existing and done.is_file():
+            if kaggle is not None:
+                kaggle[photo.stem] = json.loads(done.read_text())["garments"]
+            continue
+        photos.append(photo)
+        stems.append(stem)
+    existing = len(all_photos) - len(photos)
+    errors = ErrorLog(out, append=skip_existing)
     written = 0
     with ThreadPoolExecutor(max(1, workers)) as pool:
         # Decoding runs ahead of the model by two batches; writes trail behind it.
@@ -177,7 +239,9 @@ def predict(
                 continue
             labels = segment(predictor, [p for _, (p, _) in batch], tta, [c for _, (_, c) in batch])
             for (k, (photo, _)), lab in zip(batch, labels):
-                job = pool.submit(_write, predictor, out, stems[k], photo, lab, str(photos[k]))
+                job = pool.submit(
+                    _write, predictor, out, stems[k], photo, lab, str(photos[k]), products
+                )
                 writes.append((k, job))
             while writes and (len(writes) > 2 * batch_size or writes[0][1].done()):
                 written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
@@ -187,7 +251,13 @@ def predict(
     errors.close()
     if kaggle_csv:
         write_kaggle_csv(kaggle, kaggle_csv)
-    return {"photos": len(photos), "written": written, "skipped": errors.count, "out": str(out)}
+    return {
+        "photos": len(all_photos),
+        "written": written,
+        "skipped": errors.count,
+        "existing": existing,
+        "out": str(out),
+    }
 
 
 def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kaggle) -> int:
