@@ -99,7 +99,7 @@ def _add_data_commands(sub) -> None:
         "what",
         nargs="?",
         default="all",
-        choices=["rle", "prepare", "memory", "train", "infer", "serve", "all"],
+        choices=["rle", "prepare", "memory", "train", "infer", "serve", "predict", "all"],
     )
     p.add_argument("--out", help="JSON file for the figures")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])

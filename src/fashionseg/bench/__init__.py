@@ -16,7 +16,7 @@ from .data import baseline_prepare_one, bench_memory, bench_prepare, bench_rle, 
 
 __all__ = ["baseline_prepare_one", "naive_rle_decode", "run_bench"]
 
-SECTIONS = ("rle", "prepare", "memory", "train", "infer", "serve")
+SECTIONS = ("rle", "prepare", "memory", "train", "infer", "serve", "predict")
 
 
 def _machine() -> str:
@@ -82,6 +82,12 @@ def _run(section: str, device: str, quick: bool, partial=None, data: str | None 
         from .infer import bench_serve
 
         return bench_serve(requests=16, arch="unet", width=8, size=64) if quick else bench_serve()
+    if section == "predict":
+        from .predict import bench_predict
+
+        if quick:
+            return bench_predict(photos=24, small=8, device=device)
+        return bench_predict(device=device, workers=os.cpu_count() or 2)
     raise ValueError(f"unknown benchmark {section!r}; choose from {', '.join(SECTIONS)} or all")
 
 
