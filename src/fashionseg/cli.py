@@ -61,7 +61,9 @@ def cmd_stats(args) -> None:
 def cmd_bench(args) -> None:
     from .bench import run_bench
 
-    run_bench(args.what, args.out, device=args.device, quick=args.quick, data=args.data)
+    run_bench(
+        args.what, args.out, device=args.device, quick=args.quick, data=args.data, model=args.model
+    )
 
 
 def _add_data_commands(sub) -> None:
@@ -104,7 +106,10 @@ def _add_data_commands(sub) -> None:
     p.add_argument("--out", help="JSON file for the figures")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--quick", action="store_true", help="tiny sizes: a dry run of every path")
-    p.add_argument("--data", help="Kaggle-layout folder for the RLE section (default: synthetic)")
+    p.add_argument(
+        "--data", help="Kaggle-layout folder for the rle and predict sections (default: bundled)"
+    )
+    p.add_argument("--model", help="model for the predict section (default: the bundled one)")
     p.set_defaults(fn=cmd_bench)
 
     p = sub.add_parser("stats", help="category, size and attribute statistics with figures")

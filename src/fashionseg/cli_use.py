@@ -135,6 +135,10 @@ def add_use_commands(sub) -> None:
     )
     p.set_defaults(fn=cmd_predict)
 
+    _add_analyze_export_serve(sub)
+
+
+def _add_analyze_export_serve(sub) -> None:
     p = sub.add_parser(
         "analyze", help="what a collection wears: frequencies, pairings (lift), colours, outfits"
     )

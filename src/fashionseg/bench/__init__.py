@@ -30,6 +30,7 @@ def run_bench(
     device: str = "cpu",
     quick: bool = False,
     data: str | None = None,
+    model: str | None = None,
 ) -> dict:
     """Run one section (or all) and print it; ``quick`` shrinks every size (a dry run);
     ``data``: a Kaggle-layout folder whose CSV the RLE section decodes (default: synthetic)."""
@@ -46,7 +47,7 @@ def run_bench(
             if out:
                 _write(out, {**results, section: {**values, "partial": True}})
 
-        results[section] = _run(section, device, quick, partial, data)
+        results[section] = _run(section, device, quick, partial, data, model)
         results[section]["seconds"] = time.perf_counter() - t0
         _print(section, results[section])
         if out:  # written after every section, so a long run that dies keeps what it measured
@@ -59,7 +60,9 @@ def _write(out: str, results: dict) -> None:
     Path(out).write_text(json.dumps(results, indent=1))
 
 
-def _run(section: str, device: str, quick: bool, partial=None, data: str | None = None) -> dict:
+def _run(
+    section: str, device: str, quick: bool, partial=None, data: str | None = None, model=None
+) -> dict:
     if section == "rle":
         return bench_rle(None if quick else data, quick=quick)
     if section == "prepare":
@@ -86,8 +89,8 @@ def _run(section: str, device: str, quick: bool, partial=None, data: str | None 
         from .predict import bench_predict
 
         if quick:
-            return bench_predict(photos=24, small=8, device=device)
-        return bench_predict(device=device, workers=os.cpu_count() or 2)
+            return bench_predict(model, photos=24, small=8, device=device, data=data)
+        return bench_predict(model, device=device, workers=os.cpu_count() or 2, data=data)
     raise ValueError(f"unknown benchmark {section!r}; choose from {', '.join(SECTIONS)} or all")
 
 

@@ -7,7 +7,6 @@ PyTorch release the GIL for the heavy parts, so threads are enough here.
 
 from __future__ import annotations
 
-import csv
 import json
 import sys
 from collections import Counter, deque
@@ -19,13 +18,13 @@ import numpy as np
 from PIL import Image
 from tqdm import tqdm
 
-from ...data.categories import fashionpedia
 from ...data.images import DataError, read_photo
 from ...data.parallel import ErrorLog
 from ...outputs import output_dir, output_file
 from ...report.colors import overlay_with_legend
 from ..inference import Predictor
 from .garments import summarize
+from .kaggle import check_kaggle_categories, write_kaggle_csv
 from .products import GROUP_NAMES, cutout, cutout_name, keep_only, parse_only, to_groups
 
 PHOTO_EXTENSIONS = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -102,17 +101,6 @@ def describe(
         "model": predictor.name,
         "garments": summarize(np.asarray(photo), labels, names, with_rle=with_rle),
     }
-
-
-def check_kaggle_categories(predictor: Predictor) -> None:
-    """The Kaggle format needs ClassIds of Fashionpedia; refuse other category sets."""
-    reference = fashionpedia().names()
-    names = predictor.categories.names()
-    if names != reference[: len(names)]:
-        raise ValueError(
-            f"{predictor.name}: its categories are not Fashionpedia's, so it cannot write "
-            "the Kaggle submission format"
-        )
 
 
 @dataclass
@@ -201,20 +189,58 @@ def predict(
     if kaggle_csv:
         output_file(kaggle_csv, all_photos)
     kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
-    photos, stems = [], []
-    for photo, stem in zip(all_photos, all_stems):
+    photos, stems = _pending(all_photos, all_stems, out, skip_existing, kaggle)
+    errors = ErrorLog(out, append=skip_existing)
+    written = _pipeline(
+        predictor, photos, stems, out, products, errors, kaggle,
+        batch_size=batch_size, tta=tta, workers=workers, auto_orient=auto_orient,
+    )  # fmt: skip
+    errors.close()
+    if kaggle_csv:
+        write_kaggle_csv(kaggle, kaggle_csv)
+    return {
+        "photos": len(all_photos),
+        "written": written,
+        "skipped": errors.count,
+        "existing": len(all_photos) - len(photos),
+        "out": str(out),
+    }
+
+
+def _pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, kaggle):
+    """The photos still to do (all, unless ``skip_existing`` finds their JSON; those join the
+    Kaggle rows from what they wrote)."""
+    todo, todo_stems = [], []
+    for photo, stem in zip(photos, stems):
         done = out / f"{stem}.json"
         if skip_existing and done.is_file():
             if kaggle is not None:
                 kaggle[photo.stem] = json.loads(done.read_text())["garments"]
             continue
-        photos.append(photo)
-        stems.append(stem)
-    existing = len(all_photos) - len(photos)
-    errors = ErrorLog(out, append=skip_existing)
+        todo.append(photo)
+        todo_stems.append(stem)
+    return todo, todo_stems
+
+
+def _pipeline(
+    predictor: Predictor,
+    photos: list[Path],
+    stems: list[str],
+    out: Path,
+    products: Products,
+    errors: ErrorLog,
+    kaggle,
+    *,
+    batch_size: int,
+    tta: str | None,
+    workers: int,
+    auto_orient: bool,
+) -> int:
+    """Decode ahead of the model (three batches), run it batch by batch, write behind it (two
+    batches), on one thread pool; returns the photos written."""
     written = 0
     with ThreadPoolExecutor(max(1, workers)) as pool:
-        # Decoding runs ahead of the model by two batches; writes trail behind it.
+
         def read(path: Path) -> tuple[Image.Image, np.ndarray]:
             # The full photo for the outputs; the canvas decoded as evaluate decodes it.
             return read_photo(path, auto_orient), predictor.canvas(path, auto_orient)
@@ -248,16 +274,7 @@ def predict(
         while writes:
             written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
         bar.close()
-    errors.close()
-    if kaggle_csv:
-        write_kaggle_csv(kaggle, kaggle_csv)
-    return {
-        "photos": len(all_photos),
-        "written": written,
-        "skipped": errors.count,
-        "existing": existing,
-        "out": str(out),
-    }
+    return written
 
 
 def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kaggle) -> int:
@@ -270,25 +287,3 @@ def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kagg
     if kaggle is not None:
         kaggle[photos[k].stem] = doc["garments"]
     return 1
-
-
-def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> None:
-    """The iMaterialist submission: one row per (photo, category) with the mask's RLE.
-
-    Photos with nothing found get one row with empty EncodedPixels and ClassId, so every
-    photo of the test folder appears in the file. Attributes are not predicted (empty).
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["ImageId", "EncodedPixels", "ClassId", "AttributesIds"])
-        for image_id in sorted(predictions):
-            garments = sorted(predictions[image_id], key=lambda g: g["class_id"])
-            for g in garments:
-                w.writerow([image_id, g["rle"], g["class_id"], ""])
-            if not garments:
-                w.writerow([image_id, "", "", ""])
-    tmp.replace(path)
-    print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)

@@ -1,0 +1,43 @@
+"""The iMaterialist (Fashion) submission format, written from predict's garment lists."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+from ...data.categories import fashionpedia
+from ..inference import Predictor
+
+
+def check_kaggle_categories(predictor: Predictor) -> None:
+    """The Kaggle format needs ClassIds of Fashionpedia; refuse other category sets."""
+    reference = fashionpedia().names()
+    names = predictor.categories.names()
+    if names != reference[: len(names)]:
+        raise ValueError(
+            f"{predictor.name}: its categories are not Fashionpedia's, so it cannot write "
+            "the Kaggle submission format"
+        )
+
+
+def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> None:
+    """The iMaterialist submission: one row per (photo, category) with the mask's RLE.
+
+    Photos with nothing found get one row with empty EncodedPixels and ClassId, so every
+    photo of the test folder appears in the file. Attributes are not predicted (empty).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["ImageId", "EncodedPixels", "ClassId", "AttributesIds"])
+        for image_id in sorted(predictions):
+            garments = sorted(predictions[image_id], key=lambda g: g["class_id"])
+            for g in garments:
+                w.writerow([image_id, g["rle"], g["class_id"], ""])
+            if not garments:
+                w.writerow([image_id, "", "", ""])
+    tmp.replace(path)
+    print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)
