@@ -121,3 +121,11 @@ def test_masks_score_perfectly(tmp_path):
 
     m = json.loads((tmp_path / "m.json").read_text())
     assert m["pixel_accuracy"] == 1.0 and m["miou"] == 1.0 and m["binary_iou"] == 1.0
+
+
+def test_channel_argmax_equals_argmax_ties_included():
+    from fashionseg.use.inference import channel_argmax
+
+    scores = torch.randn(7, 13, 11)
+    scores[3, :4] = scores[5, :4] = 9.0  # ties go to the first channel
+    assert torch.equal(channel_argmax(scores), scores.argmax(0))

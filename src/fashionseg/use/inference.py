@@ -20,6 +20,24 @@ from ..data.transforms import to_float
 from ..models import build_model
 
 
+def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
+    """``scores.argmax(0)`` for (C, H, W), as a running maximum over the channels.
+
+    On the CPU, ``argmax`` over the first of three dimensions walks memory with a stride of
+    H x W and took 35 ms for a 275x413 photo of 47 classes; C passes over contiguous planes
+    take 13 ms. Ties go to the first channel, as with ``argmax``.
+
+    Returns:
+        int64 (H, W).
+    """
+    best = scores[0].clone()
+    index = torch.zeros(best.shape, dtype=torch.int64, device=scores.device)
+    for c in range(1, scores.shape[0]):
+        index.masked_fill_(scores[c] > best, c)
+        torch.maximum(best, scores[c], out=best)
+    return index
+
+
 def upsample_argmax(
     logits: torch.Tensor, height: int, width: int, max_elements: int = 1 << 25
 ) -> torch.Tensor:
@@ -34,9 +52,9 @@ def upsample_argmax(
     c, h, w = logits.shape
     logits = logits.float()[None]
     if c * height * width <= max_elements:
-        return F.interpolate(logits, (height, width), mode="bilinear", align_corners=False)[
-            0
-        ].argmax(0)
+        return channel_argmax(
+            F.interpolate(logits, (height, width), mode="bilinear", align_corners=False)[0]
+        )
     band = max(1, max_elements // (c * width))
     xs = (torch.arange(width, device=logits.device) + 0.5) / width * 2 - 1
     # interpolate clamps source coordinates at the border; so does padding_mode="border".
@@ -49,7 +67,7 @@ def upsample_argmax(
         sampled = F.grid_sample(
             logits, grid, mode="bilinear", padding_mode="border", align_corners=False
         )
-        out[y0:y1] = sampled[0].argmax(0)
+        out[y0:y1] = channel_argmax(sampled[0])
     return out
 
 
@@ -96,6 +114,9 @@ class _OnnxRunner:
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
+        # Idle ONNX Runtime threads spin by default, taking the cores that decode and write
+        # beside the model (predict, serve); sleeping instead costs the model little.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         try:
             self.session = ort.InferenceSession(
                 str(path), opts, providers=[p for p in ort.get_available_providers() if p in _ORT]

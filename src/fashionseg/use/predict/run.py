@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import torch
 from PIL import Image
 from tqdm import tqdm
 
@@ -207,6 +208,11 @@ def predict(
     }
 
 
+def _label_and_write(predictor: Predictor, out: Path, stem: str, photo, logits, path, products):
+    labels = predictor.labels(logits, photo.height, photo.width)
+    return _write(predictor, out, stem, photo, labels, path, products)
+
+
 def _pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, kaggle):
     """The photos still to do (all, unless ``skip_existing`` finds their JSON; those join the
     Kaggle rows from what they wrote)."""
@@ -236,44 +242,64 @@ def _pipeline(
     workers: int,
     auto_orient: bool,
 ) -> int:
-    """Decode ahead of the model (three batches), run it batch by batch, write behind it (two
-    batches), on one thread pool; returns the photos written."""
+    """The photos through the model on one thread pool; returns the photos written."""
+    threads = torch.get_num_threads()
+    if predictor.backend == "onnxruntime":
+        # Torch only upsamples here, on the pool's threads, beside ONNX Runtime's own: one
+        # thread each keeps them from fighting over the cores.
+        torch.set_num_threads(1)
+    try:
+        with ThreadPoolExecutor(max(1, workers)) as pool:
+            written = _run_batches(
+                pool, predictor, photos, stems, out, products, errors, kaggle,
+                batch_size, tta, auto_orient,
+            )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+    return written
+
+
+def _run_batches(
+    pool, predictor, photos, stems, out, products, errors, kaggle, batch_size, tta, auto_orient
+) -> int:
+    """Decode ahead of the model (three batches), run it batch by batch, label and write
+    behind it (two batches); returns the photos written."""
     written = 0
-    with ThreadPoolExecutor(max(1, workers)) as pool:
 
-        def read(path: Path) -> tuple[Image.Image, np.ndarray]:
-            # The full photo for the outputs; the canvas decoded as evaluate decodes it.
-            return read_photo(path, auto_orient), predictor.canvas(path, auto_orient)
+    def read(path: Path) -> tuple[Image.Image, np.ndarray]:
+        # The full photo for the outputs; the canvas decoded as evaluate decodes it.
+        return read_photo(path, auto_orient), predictor.canvas(path, auto_orient)
 
-        reads: deque[Future] = deque(pool.submit(read, p) for p in photos[: 3 * batch_size])
-        next_read = len(reads)
-        writes: deque[tuple[int, Future]] = deque()
-        bar = tqdm(total=len(photos), desc="predict", unit="photo", file=sys.stderr)
-        for start in range(0, len(photos), batch_size):
-            batch = []
-            for k in range(start, min(start + batch_size, len(photos))):
-                fut = reads.popleft()
-                if next_read < len(photos):
-                    reads.append(pool.submit(read, photos[next_read]))
-                    next_read += 1
-                try:
-                    batch.append((k, fut.result()))
-                except DataError as e:
-                    errors.add(str(photos[k]), str(e))
-                    bar.update(1)
-            if not batch:
-                continue
-            labels = segment(predictor, [p for _, (p, _) in batch], tta, [c for _, (_, c) in batch])
-            for (k, (photo, _)), lab in zip(batch, labels):
-                job = pool.submit(
-                    _write, predictor, out, stems[k], photo, lab, str(photos[k]), products
-                )
-                writes.append((k, job))
-            while writes and (len(writes) > 2 * batch_size or writes[0][1].done()):
-                written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
-        while writes:
+    reads: deque[Future] = deque(pool.submit(read, p) for p in photos[: 3 * batch_size])
+    next_read = len(reads)
+    writes: deque[tuple[int, Future]] = deque()
+    bar = tqdm(total=len(photos), desc="predict", unit="photo", file=sys.stderr)
+    for start in range(0, len(photos), batch_size):
+        batch = []
+        for k in range(start, min(start + batch_size, len(photos))):
+            fut = reads.popleft()
+            if next_read < len(photos):
+                reads.append(pool.submit(read, photos[next_read]))
+                next_read += 1
+            try:
+                batch.append((k, fut.result()))
+            except DataError as e:
+                errors.add(str(photos[k]), str(e))
+                bar.update(1)
+        if not batch:
+            continue
+        logits = predictor.logits(np.stack([c for _, (_, c) in batch]), tta=tta)
+        for (k, (photo, _)), lg in zip(batch, logits):
+            # Upsampling to the photo's size runs on the pool too, beside the next batch.
+            job = pool.submit(
+                _label_and_write, predictor, out, stems[k], photo, lg, str(photos[k]), products
+            )
+            writes.append((k, job))
+        while writes and (len(writes) > 2 * batch_size or writes[0][1].done()):
             written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
-        bar.close()
+    while writes:
+        written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+    bar.close()
     return written
 
 
