@@ -117,8 +117,7 @@ def test_resume_acts_on_the_folder_named(workdir, tmp_path):
     before = (cwd / "r" / "last.pt").read_bytes()
     elsewhere = tmp_path / "elsewhere"  # relative paths in config.yaml must not matter
     elsewhere.mkdir()
-    env_cwd = elsewhere
-    done = run("train", "--resume", tmp_path / "copy", "--epochs", 2, cwd=env_cwd)
+    done = run("train", "--resume", tmp_path / "copy", "--epochs", 2, cwd=elsewhere)
     assert (cwd / "r" / "last.pt").read_bytes() == before  # the original is untouched
     from fashionseg.checkpoint import load_checkpoint
 
