@@ -99,10 +99,15 @@ class PixelBudget:
             self._cond.notify_all()
 
 
-def _data_url(rgb: np.ndarray) -> str:
-    im = Image.fromarray(rgb)
-    if max(im.size) > OVERLAY_MAX_SIDE:
-        im.thumbnail((OVERLAY_MAX_SIDE, OVERLAY_MAX_SIDE), Image.BILINEAR)
+def _overlay_url(photo: Image.Image, labels: np.ndarray, num_classes: int) -> str:
+    """The overlay as a PNG data URL, at most ``OVERLAY_MAX_SIDE`` a side. A large photo is
+    shrunk before blending (labels by nearest neighbour), so a 36 MP upload blends 2.5 MP."""
+    scale = OVERLAY_MAX_SIDE / max(photo.size)
+    if scale < 1:
+        size = (max(1, round(photo.width * scale)), max(1, round(photo.height * scale)))
+        photo = photo.resize(size, Image.BILINEAR)
+        labels = np.asarray(Image.fromarray(labels).resize(size, Image.NEAREST))
+    im = Image.fromarray(overlay(np.asarray(photo), labels, num_classes))
     buf = io.BytesIO()
     im.save(buf, format="PNG", compress_level=1)
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
@@ -169,7 +174,7 @@ def create_app(
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
         labels = predictor.labels(logits, photo.height, photo.width)
         doc = describe(predictor, photo, labels, filename)
-        doc["overlay"] = _data_url(overlay(np.asarray(photo), labels, len(names)))
+        doc["overlay"] = _overlay_url(photo, labels, len(names))
         return doc
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
