@@ -3,7 +3,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -45,6 +44,21 @@ def test_other_settings_refused(synth_data, synth_cache):
         raise AssertionError("expected a refusal")
 
 
+KILL_AT_IMAGE_41 = """
+import os, signal, sys
+import fashionseg.data.prepare as prepare
+real = prepare.run_records
+def dying(*args, **kwargs):
+    for n, item in enumerate(real(*args, **kwargs)):
+        if n == 40:
+            os.kill(os.getpid(), signal.SIGKILL)
+        yield item
+prepare.run_records = dying
+from fashionseg.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
 @pytest.mark.slow
 def test_resume_after_kill(tmp_path):
     data = synth(tmp_path / "d", images=48, size="800x1200", seed=5, workers=2)
@@ -62,15 +76,14 @@ def test_resume_after_kill(tmp_path):
         "--workers",
         "1",
     ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        status = tmp_path / "c" / "status.npy"
-        if status.exists() and 0 < int((np.load(status) == 1).sum()) < 48:
-            break
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    # The kill lands at a known point, with no timing: the child SIGKILLs itself when asked
+    # for its 41st image, after at least one flush of 32 (a timed kill raced fast machines).
+    killed = subprocess.run(
+        [sys.executable, "-c", KILL_AT_IMAGE_41, *cmd[3:]], env=env, capture_output=True
+    )
+    assert killed.returncode == -signal.SIGKILL
+    done = int((np.load(tmp_path / "c" / "status.npy") == 1).sum())
+    assert 0 < done < 48
     assert not json.loads((tmp_path / "c" / "meta.json").read_text())["complete"]
     assert subprocess.run(cmd, env=env, capture_output=True).returncode == 0
     resumed = open_cache(tmp_path / "c")
