@@ -34,19 +34,7 @@ from .loader import (
 from .losses import median_frequency_weights
 from .run import Run, build_run
 from .semi import MeanTeacher
-from .steps import (  # noqa: F401  (re-exported: the engine's public pieces)
-    EMA,
-    Dist,
-    TrainingError,
-    amp_dtype,
-    build_optimizer,
-    init_distributed,
-    lr_factor,
-    pick_device,
-    train_one_epoch,
-    unwrap,
-    validate,
-)
+from .steps import Dist, TrainingError, init_distributed, pick_device, train_one_epoch
 
 
 def train(config: TrainConfig, resume: bool = False) -> dict:
