@@ -106,7 +106,9 @@ def add_use_commands(sub) -> None:
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
     p.add_argument("--device", default="auto")
-    p.add_argument("--workers", type=int, default=2, help="threads decoding and writing")
+    p.add_argument(
+        "--workers", type=int, help="threads decoding and writing (default: one per core)"
+    )
     p.add_argument(
         "--auto-orient",
         action="store_true",

@@ -45,7 +45,7 @@ def bench_predict(
     photos: int = 2000,
     small: int = 200,
     device: str = "cpu",
-    workers: int = 2,
+    workers: int | None = None,
     data: str | None = None,
 ) -> dict:
     """End-to-end photos/s of ``predict`` against model-only photos/s, the time per photo of
@@ -56,9 +56,15 @@ def bench_predict(
     from ..use.predict.run import Products, _write
 
     model = str(model or bundled_model())
+    workers = workers or os.cpu_count() or 2  # predict's default: one thread per core
     source = Path(data) / "train" if data else None
     predictor = Predictor(model, device)
-    result: dict = {"model": predictor.name, "backend": predictor.backend, "device": device}
+    result: dict = {
+        "model": predictor.name,
+        "backend": predictor.backend,
+        "device": device,
+        "workers": workers,
+    }
     with tempfile.TemporaryDirectory(prefix="fashionseg-bench-predict-") as tmp:
         folder = photo_folder(Path(tmp) / "photos", photos, source)
         files = sorted(folder.glob("*.jpg"))

@@ -8,6 +8,7 @@ PyTorch release the GIL for the heavy parts, so threads are enough here.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections import Counter, deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -154,7 +155,7 @@ def predict(
     tta: str | None = None,
     kaggle_csv: str | Path | None = None,
     device: str = "auto",
-    workers: int = 2,
+    workers: int | None = None,
     auto_orient: bool = False,
     only: str | None = None,
     groups: bool = False,
@@ -165,7 +166,8 @@ def predict(
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
 
-    Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
+    ``workers`` threads (default: one per core) decode photos ahead of the model and label
+    and write behind it. Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
     ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
     ``skip_existing`` leaves photos whose ``<stem>.json`` is already there.
 
@@ -194,7 +196,8 @@ def predict(
     errors = ErrorLog(out, append=skip_existing)
     written = _pipeline(
         predictor, photos, stems, out, products, errors, kaggle,
-        batch_size=batch_size, tta=tta, workers=workers, auto_orient=auto_orient,
+        batch_size=batch_size, tta=tta, workers=workers or os.cpu_count() or 2,
+        auto_orient=auto_orient,
     )  # fmt: skip
     errors.close()
     if kaggle_csv:
