@@ -125,9 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     _add_data_commands(sub)
     from .cli_models import add_model_commands
+    from .cli_tune import add_tune_command
     from .cli_use import add_use_commands
 
     add_model_commands(sub)
+    add_tune_command(sub)
     add_use_commands(sub)
     return parser
 

@@ -7,7 +7,7 @@ import html
 from pathlib import Path
 
 
-def to_html(md: str, fig_dir: Path) -> str:
+def to_html(md: str, fig_dir: Path, title: str = "fashionseg study report") -> str:
     """A small Markdown-to-HTML for the subset this report uses, with figures embedded."""
     import re
 
@@ -55,4 +55,4 @@ def to_html(md: str, fig_dir: Path) -> str:
         "table{border-collapse:collapse;margin:1em 0;font-size:13px}td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}"
         "th{background:#f0f3f8}td:nth-child(-n+5){text-align:left}img{max-width:100%;border:1px solid #eee}"
     )
-    return f"<!doctype html><html><head><meta charset='utf-8'><title>fashionseg study report</title><style>{style}</style></head><body>{''.join(body)}</body></html>"
+    return f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>{style}</style></head><body>{''.join(body)}</body></html>"

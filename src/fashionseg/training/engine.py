@@ -12,6 +12,7 @@ import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,10 +37,20 @@ from .run import Run, build_run
 from .semi import MeanTeacher
 from .steps import Dist, TrainingError, init_distributed, pick_device, train_one_epoch
 
+# on_eval(epoch, metrics) -> stop?
+OnEval = Callable[[int, dict], bool]
 
-def train(config: TrainConfig, resume: bool = False) -> dict:
+
+def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = None) -> dict:
     """Train a model as ``config`` says, in ``config.out``; with ``resume`` continue from the
     last completed epoch in that folder.
+
+    Args:
+        config: the run's settings.
+        resume: continue the run folder ``config.out`` from its ``last.pt``.
+        on_eval: called as ``on_eval(epoch, metrics)`` after each validation (on rank 0);
+            returning True stops the run there (a tuner's pruning). ``metrics.json`` then
+            has ``stopped_at``.
 
     Returns:
         The final validation metrics (also written to ``metrics.json``).
@@ -87,7 +98,7 @@ def train(config: TrainConfig, resume: bool = False) -> dict:
         teacher = MeanTeacher(uroot, run.model, run.ema.state, config, device)
         if dist_info.main:
             print(f"unlabelled photos: {uroot}", file=sys.stderr)
-    return _loop(run, data, progress, teacher, out, dist_info)
+    return _loop(run, data, progress, teacher, out, dist_info, on_eval)
 
 
 def _previous_state(out: Path, resume: bool) -> dict | None:
@@ -130,8 +141,17 @@ def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> Data:
     return Data(cache, train_idx, val_idx)
 
 
-def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_info: Dist) -> dict:
-    """Epochs until the planned number, validating and saving every ``eval_every``."""
+def _loop(
+    run: Run,
+    data: Data,
+    progress: Progress,
+    teacher,
+    out: Path,
+    dist_info: Dist,
+    on_eval: OnEval | None = None,
+) -> dict:
+    """Epochs until the planned number (or until ``on_eval`` says stop), validating and saving
+    every ``eval_every``."""
     config, device = run.config, run.device
     rank, world = dist_info.rank, dist_info.world
     one_epoch = epoch_batches(data.train_idx, config.batch_size, torch.Generator(), rank, world)
@@ -153,7 +173,8 @@ def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_inf
     plan = BatchPlan()
     train_loader = make_loader(data.cache, plan, config.workers, device.type == "cuda")
     train_start, start_epoch = time.perf_counter(), progress.epoch
-    while progress.epoch < progress.planned:
+    stopped = False
+    while progress.epoch < progress.planned and not stopped:
         epoch = progress.epoch
         gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
         plan.batches = epoch_batches(data.train_idx, config.batch_size, gen, rank, world)
@@ -186,14 +207,28 @@ def _loop(run: Run, data: Data, progress: Progress, teacher, out: Path, dist_inf
             metrics = validate_and_save(
                 run, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
+            if on_eval is not None:
+                stopped = _decide_stop(on_eval, progress.epoch, metrics, dist_info, device)
     if dist_info.main:
-        final = dict(metrics, epoch=progress.planned, best_miou=progress.best)
+        final = dict(metrics, epoch=progress.epoch, best_miou=progress.best)
+        if stopped:
+            final["stopped_at"] = progress.epoch
         (out / "metrics.json").write_text(json.dumps(final, indent=1))
     if writer is not None:
         writer.close()
     if world > 1:
         torch.distributed.barrier()
     return metrics
+
+
+def _decide_stop(on_eval: OnEval, epoch: int, metrics: dict, dist_info: Dist, device) -> bool:
+    """Rank 0 asks ``on_eval``; under torchrun every rank learns its answer."""
+    stop = bool(on_eval(epoch, metrics)) if dist_info.main else False
+    if dist_info.world > 1:
+        flag = torch.tensor([int(stop)], device=device)
+        torch.distributed.broadcast(flag, 0)
+        stop = bool(flag.item())
+    return stop
 
 
 def resume_config(run: str | Path) -> TrainConfig:
