@@ -117,6 +117,32 @@ def test_threaded_pipeline_equals_the_plain_one(tmp_path):
         assert (np.asarray(Image.open(tmp_path / "o" / f"{photo.stem}.png")) == expected).all()
 
 
+@pytest.mark.slow  # starts a pool of writer processes
+def test_writer_processes_write_what_the_threads_write(tmp_path):
+    photos = sorted(SAMPLE.glob("*.jpg"))[:6]
+    kw = dict(device="cpu", batch_size=4, groups=True, cutouts=True)
+    predict(_bundled(), photos, tmp_path / "threads", processes=0, **kw)
+    done = predict(_bundled(), photos, tmp_path / "procs", processes=2, **kw)
+    assert done["written"] == 6
+    threads = sorted(p.relative_to(tmp_path / "threads") for p in (tmp_path / "threads").rglob("*"))
+    procs = sorted(p.relative_to(tmp_path / "procs") for p in (tmp_path / "procs").rglob("*"))
+    assert threads == procs and len(threads) > 18  # label map, overlay, JSON, cut-outs
+    for rel in threads:
+        a, b = tmp_path / "threads" / rel, tmp_path / "procs" / rel
+        if rel.suffix == ".png":
+            assert (np.asarray(Image.open(a)) == np.asarray(Image.open(b))).all(), rel
+        elif rel.suffix == ".json":
+            assert json.loads(a.read_text()) == json.loads(b.read_text()), rel
+
+
+def test_writer_processes_only_where_they_pay():
+    from fashionseg.use.predict.run import write_processes
+
+    assert write_processes(2000, 2) == 0  # the model keeps both cores busy
+    assert write_processes(10, 16) == 0  # a pool's start-up costs more than ten photos
+    assert write_processes(2000, 16) == 14
+
+
 def _bundled() -> Path:
     from fashionseg.bundled import bundled_model
 

@@ -35,6 +35,7 @@ def cmd_predict(args) -> None:
         kaggle_csv=args.kaggle_csv,
         device=args.device,
         workers=args.workers,
+        processes=args.processes,
         auto_orient=args.auto_orient,
         only=args.only,
         groups=args.groups,
@@ -108,6 +109,12 @@ def add_use_commands(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--workers", type=int, help="threads decoding and writing (default: one per core)"
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        help="processes writing the outputs (default: all cores but two with 4+ cores and "
+        "64+ photos, else 0: the threads write)",
     )
     p.add_argument(
         "--auto-orient",

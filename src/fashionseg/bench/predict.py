@@ -53,7 +53,7 @@ def bench_predict(
     from ..bundled import bundled_model
     from ..data.images import read_photo
     from ..use.inference import Predictor
-    from ..use.predict.run import Products, _write
+    from ..use.predict.run import Products, _write, write_processes
 
     model = str(model or bundled_model())
     workers = workers or os.cpu_count() or 2  # predict's default: one thread per core
@@ -64,6 +64,7 @@ def bench_predict(
         "backend": predictor.backend,
         "device": device,
         "workers": workers,
+        "write_processes": write_processes(photos, os.cpu_count() or 1),
     }
     with tempfile.TemporaryDirectory(prefix="fashionseg-bench-predict-") as tmp:
         folder = photo_folder(Path(tmp) / "photos", photos, source)
