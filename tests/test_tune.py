@@ -343,3 +343,25 @@ def test_two_machines_share_a_study_through_postgresql(photos, tmp_path, postgre
     assert ran == {"0000", "0001", "0002", "0003"}  # each trial once, on one machine or the other
     # Both machines used the one split stored in the study.
     assert (tmp_path / "a" / "val.txt").read_text() == (tmp_path / "b" / "val.txt").read_text()
+
+
+@pytest.mark.slow
+def test_a_trial_can_be_a_ddp_run_that_the_pruner_stops_on_every_rank(photos, tmp_path):
+    space = write_space(
+        tmp_path / "space.yaml",
+        {"lr": [0.01, 1e-9]},
+        fixed={"epochs": 4, "optimizer": "adam", "width": 8, "batch_size": 2},
+        study={"startup_trials": 1, "warmup_epochs": 0, "sampler": "random"},
+        enqueue=[{"lr": 0.01}, {"lr": 1e-9}],
+    )
+    out = tmp_path / "t"
+    tune(tmp_path, "--data", photos, "--out", out, "--space", space, "--trials", 2,
+         "--procs-per-trial", 2)  # fmt: skip
+    rows = {float(r["lr"]): r for r in trials_csv(out)}
+    assert rows[0.01]["state"] == "complete" and rows[0.01]["epochs"] == "4"
+    assert rows[1e-9]["state"] == "pruned"  # every rank stopped: the command did not hang
+    log = (out / "logs" / "worker-0.log").read_text()
+    assert log.count("device cpu x2") == 2  # both trials trained on two processes
+    at = int(rows[1e-9]["pruned_at"])
+    history = list(csv.DictReader(open(out / "trials" / "0001" / "history.csv")))
+    assert len(history) == at < 4  # rank 0 alone wrote, up to the pruned epoch

@@ -24,6 +24,7 @@ def cmd_tune(args) -> None:
             storage=args.storage,
             study_name=args.study_name,
             heartbeat=args.heartbeat,
+            procs_per_trial=args.procs_per_trial,
         )
     except (optuna.exceptions.OptunaError, sqlalchemy.exc.SQLAlchemyError) as e:
         from .tune.storage import shown
@@ -72,5 +73,11 @@ def add_tune_command(sub) -> None:
         type=int,
         default=30,
         help="seconds between a trial's beats; silent for 3 beats = its worker died, retried",
+    )
+    p.add_argument(
+        "--procs-per-trial",
+        type=int,
+        default=1,
+        help="above 1: each trial is a torchrun DDP run of N processes (N GPUs each)",
     )
     p.set_defaults(fn=cmd_tune)

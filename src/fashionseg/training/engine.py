@@ -50,7 +50,8 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
         resume: continue the run folder ``config.out`` from its ``last.pt``.
         on_eval: called as ``on_eval(epoch, metrics)`` after each validation (on rank 0);
             returning True stops the run there (a tuner's pruning). ``metrics.json`` then
-            has ``stopped_at``.
+            has ``stopped_at``. Under torchrun every rank passes one (or none): rank 0's
+            answer is broadcast.
 
     Returns:
         The final validation metrics (also written to ``metrics.json``).

@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 import optuna
 
 from ..training.engine import train
+from ..training.errors import TrainingError
 from .space import Space
 from .storage import counts_toward_total, lost_trials, retry_of
 
@@ -29,6 +32,8 @@ class Objective:
         train_list: the fixed training split (one ImageId per line).
         val_list: the fixed validation split.
         total: --trials of the study.
+        procs: processes per trial; above 1 a trial is a torchrun DDP run (ddp_trial.py).
+        storage: the study's storage URL (for the DDP run's rank 0).
     """
 
     def __init__(
@@ -39,9 +44,12 @@ class Objective:
         train_list: str,
         val_list: str,
         total: int,
+        procs: int = 1,
+        storage: str = "",
     ) -> None:
         self.space, self.folder, self.caches = space, Path(folder), caches
         self.train_list, self.val_list, self.total = train_list, val_list, total
+        self.procs, self.storage = procs, storage
         # The last trial's number, wall time and time in Optuna's calls (worker.py logs them).
         self.number: int | None = None
         self.wall_s = self.optuna_s = 0.0
@@ -74,7 +82,10 @@ class Objective:
                 self.optuna_s += time.perf_counter() - t0
                 return stop
 
-            train(config, resume=resume, on_eval=on_eval)
+            if self.procs > 1:
+                self._train_ddp(trial, config, resume)
+            else:
+                train(config, resume=resume, on_eval=on_eval)
             metrics = json.loads((out / "metrics.json").read_text())
         except Exception as e:
             trial.set_user_attr("error", f"{type(e).__name__}: {e}"[:400])
@@ -87,6 +98,29 @@ class Objective:
             trial.set_user_attr("pruned_at", int(metrics["stopped_at"]))
             raise optuna.TrialPruned(f"pruned at epoch {metrics['stopped_at']}")
         return float(metrics["best_miou"])
+
+    def _train_ddp(self, trial: optuna.Trial, config, resume: bool) -> None:
+        """The trial as ``self.procs`` torchrun processes; this worker keeps its heartbeat."""
+        settings = {
+            "config": config.to_dict(),
+            "resume": resume,
+            "storage": self.storage,
+            "study": trial.study.study_name,
+            # Optuna has no public way to reopen a running trial in another process by number.
+            "trial_id": trial._trial_id,
+            "pruner": self.space.study,
+        }
+        cmd = [
+            sys.executable, "-m", "torch.distributed.run", "--standalone",
+            "--nproc_per_node", str(self.procs),
+            "-m", "fashionseg.tune.ddp_trial", json.dumps(settings),
+        ]  # fmt: skip
+        sys.stdout.flush()
+        done = subprocess.run(cmd)
+        if done.returncode != 0:
+            raise TrainingError(
+                f"the DDP run of trial {trial.number} exited with {done.returncode}"
+            )
 
     def _continue_lost(
         self, trial: optuna.Trial, frozen: optuna.trial.FrozenTrial, out: Path

@@ -34,6 +34,7 @@ def run_tune(
     storage: str = "",
     study_name: str = "",
     heartbeat: int = 30,
+    procs_per_trial: int = 1,
 ) -> dict:
     """Search as ``space_path`` says, ``trials`` trials in all (a rerun continues the study).
 
@@ -51,12 +52,14 @@ def run_tune(
         study_name: the study in the storage (default: the folder's name).
         heartbeat: seconds between a running trial's beats; a trial silent for three beats
             is failed and retried.
+        procs_per_trial: above 1, each trial is a torchrun DDP run of that many processes
+            (GPUs on a GPU machine: worker k gets GPUs k*N .. k*N+N-1).
 
     Returns:
         The summary: counts, the best value and trial, and the files written.
     """
-    if trials < 1 or workers < 1:
-        raise TuneError("--trials and --workers must be at least 1")
+    if trials < 1 or workers < 1 or procs_per_trial < 1:
+        raise TuneError("--trials, --workers and --procs-per-trial must be at least 1")
     space = load_space(space_path)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the progress line says it all
     folder = Path(out)
@@ -81,7 +84,8 @@ def run_tune(
         "total": trials,
         "deadline": time.time() + timeout * 60 if timeout > 0 else None,
         "heartbeat": heartbeat,
-        "threads": max(1, (os.cpu_count() or 1) // workers),
+        "threads": max(1, (os.cpu_count() or 1) // (workers * procs_per_trial)),
+        "procs": procs_per_trial,
         "caches": caches,
         "train_list": train_list,
         "val_list": val_list,
@@ -165,7 +169,8 @@ def _run_workers(settings: dict, workers: int, study: optuna.Study, folder: Path
     for k in range(workers):
         env = dict(os.environ, OMP_NUM_THREADS=str(settings["threads"]))
         if gpus:
-            env["CUDA_VISIBLE_DEVICES"] = gpus[k % len(gpus)]
+            n = settings["procs"]
+            env["CUDA_VISIBLE_DEVICES"] = ",".join(gpus[(k * n + i) % len(gpus)] for i in range(n))
         log = open(logs / f"worker-{k}.log", "a")
         cmd = [sys.executable, "-m", "fashionseg.tune.worker", json.dumps(dict(settings, worker=k))]
         procs.append((subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env), log))

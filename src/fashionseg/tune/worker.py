@@ -53,6 +53,8 @@ def work(settings: dict) -> int:
         settings["train_list"],
         settings["val_list"],
         settings["total"],
+        procs=settings.get("procs", 1),
+        storage=settings["storage"],
     )
     ran = 0
     while settings["deadline"] is None or time.time() < settings["deadline"]:
