@@ -13,6 +13,7 @@ from pathlib import Path
 import optuna
 from tqdm import tqdm
 
+from ..data.prepare import Cache
 from ..training.loader import resolve_data, split_indices
 from .objective import cache_key
 from .results import write_results
@@ -73,7 +74,7 @@ def run_tune(
         study_name=name, storage=make_storage(url), direction="maximize", load_if_exists=True
     )
     caches = _prepare(data, space)
-    train_list, val_list = _fixed_split(study, space, caches, folder)
+    train_list, val_list = _fixed_split(study, space, next(iter(caches.values())), folder)
     if not study.trials:
         for params in space.enqueue:
             study.enqueue_trial(params, skip_if_exists=True)
@@ -86,7 +87,7 @@ def run_tune(
         "heartbeat": heartbeat,
         "threads": max(1, (os.cpu_count() or 1) // (workers * procs_per_trial)),
         "procs": procs_per_trial,
-        "caches": caches,
+        "caches": {key: str(Path(cache.root).resolve()) for key, cache in caches.items()},
         "train_list": train_list,
         "val_list": val_list,
     }
@@ -116,23 +117,19 @@ def _keep_space(space: Space, folder: Path) -> None:
     kept.write_text(text)
 
 
-def _prepare(data: str, space: Space) -> dict[str, str]:
+def _prepare(data: str, space: Space) -> dict[str, Cache]:
     """Every cache a trial may need, prepared here once (workers only read them)."""
-    caches = {}
-    for size, keep, classes in space.cache_settings():
-        cache = resolve_data(data, size, keep, classes)
-        caches[cache_key(size, keep, classes)] = str(Path(cache.root).resolve())
-    return caches
+    return {
+        cache_key(size, keep, classes): resolve_data(data, size, keep, classes)
+        for size, keep, classes in space.cache_settings()
+    }
 
 
-def _fixed_split(study: optuna.Study, space: Space, caches: dict, folder: Path) -> tuple[str, str]:
+def _fixed_split(study: optuna.Study, space: Space, cache: Cache, folder: Path) -> tuple[str, str]:
     """The split every trial uses, kept in the study so that other machines use it too;
     written here as train.txt and val.txt."""
     split = study.user_attrs.get("split")
     if split is None:
-        from ..data.prepare import open_cache
-
-        cache = open_cache(next(iter(caches.values())))
         seed = space.fixed.get("seed", 0)
         fraction = space.fixed.get("val_fraction", 0.1)
         train_idx, val_idx = split_indices(cache, seed, fraction, "", space.val_list)
