@@ -365,3 +365,30 @@ def test_a_trial_can_be_a_ddp_run_that_the_pruner_stops_on_every_rank(photos, tm
     at = int(rows[1e-9]["pruned_at"])
     history = list(csv.DictReader(open(out / "trials" / "0001" / "history.csv")))
     assert len(history) == at < 4  # rank 0 alone wrote, up to the pruned epoch
+
+
+def test_a_retry_of_a_retry_continues_the_latest_and_both_tries_are_lost():
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    from fashionseg.tune.storage import counts_toward_total, lost_trials, retry_of
+
+    d = {"lr": FloatDistribution(0.1, 1)}
+
+    def trial(number, state, history):
+        t = create_trial(state=state, params={"lr": 0.5}, distributions=d,
+                         value=0.1 if state == TrialState.COMPLETE else None,
+                         system_attrs={"failed_trial": history[0], "retry_history": history}
+                         if history else {})  # fmt: skip
+        t.number = number
+        return t
+
+    first = trial(0, TrialState.FAIL, [])  # its worker died
+    second = trial(1, TrialState.FAIL, [0])  # the retry's worker died too
+    third = trial(2, TrialState.COMPLETE, [0, 1])
+    errored = trial(3, TrialState.FAIL, [])  # failed by its own error: counts, not retried
+    trials = [first, second, third, errored]
+    assert retry_of(third) == 1 and retry_of(second) == 0 and retry_of(first) is None
+    lost = lost_trials(trials)
+    assert lost == {0, 1}
+    assert [counts_toward_total(t, lost) for t in trials] == [False, False, True, True]

@@ -70,13 +70,16 @@ def shown(url: str) -> str:
 
 
 def retry_of(t: FrozenTrial) -> int | None:
-    """The lost trial that ``t`` retries (Optuna's retry callback records it), or None."""
-    return t.system_attrs.get("failed_trial")
+    """The lost trial that ``t`` retries, or None. Optuna's retry callback records every lost
+    try in ``retry_history`` ("failed_trial" keeps the first), so a retry of a retry continues
+    from the latest."""
+    history = t.system_attrs.get("retry_history")
+    return history[-1] if history else t.system_attrs.get("failed_trial")
 
 
 def lost_trials(trials: list[FrozenTrial]) -> set[int]:
     """Failed trials that were queued again: their worker died (no heartbeat)."""
-    return {n for t in trials if (n := retry_of(t)) is not None}
+    return {n for t in trials for n in t.system_attrs.get("retry_history", [])}
 
 
 def counts_toward_total(t: FrozenTrial, lost: set[int]) -> bool:
