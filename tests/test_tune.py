@@ -250,6 +250,10 @@ def test_bad_storage_and_changed_space_are_one_line_errors(photos, tmp_path):
     line = done.stderr.strip().splitlines()[-1]
     assert line.startswith("fashionseg tune: error: postgresql://nobody:***@127.0.0.1:9/none")
     assert "secret" not in done.stderr
+    done = tune(tmp_path, "--data", tmp_path / "nowhere", "--out", tmp_path / "n",
+                "--space", space, check=False)  # fmt: skip
+    assert done.returncode == 2 and "nowhere: no such data folder" in done.stderr
+    assert not (tmp_path / "n").exists()  # nothing made before the inputs were checked
     tune(tmp_path, "--data", photos, "--out", tmp_path / "t", "--space", space, "--trials", 1)
     other = write_space(tmp_path / "other.yaml", {"lr": [0.02]})
     done = tune(tmp_path, "--data", photos, "--out", tmp_path / "t", "--space", other,

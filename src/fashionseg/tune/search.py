@@ -63,6 +63,7 @@ def run_tune(
         raise TuneError("--trials, --workers and --procs-per-trial must be at least 1")
     space = load_space(space_path)
     optuna.logging.set_verbosity(optuna.logging.ERROR)  # the progress line says it all
+    caches = _prepare(data, space)  # a bad --data fails here, before DIR is made
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise TuneError(f"{folder}: exists and is not a folder; --out names the tune folder")
@@ -73,7 +74,6 @@ def run_tune(
     study = optuna.create_study(
         study_name=name, storage=make_storage(url), direction="maximize", load_if_exists=True
     )
-    caches = _prepare(data, space)
     train_list, val_list = _fixed_split(study, space, next(iter(caches.values())), folder)
     if not study.trials:
         for params in space.enqueue:
