@@ -301,3 +301,25 @@ def test_evaluate_equals_predict_then_score_on_real_photos(tiny_model, tmp_path)
     scored = score_folder(str(tmp_path / "preds"), str(sample), ids_file=str(ids))
     for key in ("pixel_accuracy", "miou", "binary_iou", "fw_iou"):
         assert evaluated[key] == pytest.approx(scored[key], abs=1e-9), key
+
+
+@pytest.mark.parametrize(
+    "shape, region, out",
+    [
+        ((47, 384, 256), (0, 0, 384, 256), (413, 275)),  # the bundled canvas, a CCP photo
+        ((5, 40, 64), (6, 0, 28, 64), (300, 700)),  # letterboxed, enlarged 10x
+        ((3, 64, 64), (0, 10, 64, 44), (20, 14)),  # shrunk
+        ((47, 8, 8), (0, 0, 8, 8), (8, 8)),  # same size
+    ],
+)
+def test_fused_label_kernel_equals_interpolate_then_argmax(shape, region, out):
+    from fashionseg.use.inference import upsample_argmax
+    from fashionseg.use.label_kernel import bilinear_argmax
+
+    logits = torch.randn(*shape, generator=torch.Generator().manual_seed(sum(shape))) * 4
+    top, left, h, w = region
+    fused = bilinear_argmax(logits.numpy(), top, left, h, w, *out)
+    plain = upsample_argmax(logits[:, top : top + h, left : left + w], *out).numpy()
+    assert fused.shape == out and fused.dtype == np.uint8
+    # The same samples; only a tie to the last bit between two classes may go either way.
+    assert (fused == plain).mean() >= 0.9999

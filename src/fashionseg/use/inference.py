@@ -18,6 +18,7 @@ from ..data.images import DataError, decode_canvas
 from ..data.sizes import parse_size
 from ..data.transforms import to_float
 from ..models import build_model
+from .label_kernel import bilinear_argmax
 
 
 def channel_argmax(scores: torch.Tensor) -> torch.Tensor:
@@ -235,5 +236,8 @@ class Predictor:
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        if logits.device.type == "cpu" and logits.shape[0] <= 256:
+            # One fused pass, no (C, H, W) intermediate, without the GIL (label_kernel.py).
+            return bilinear_argmax(logits.detach().numpy(), top, left, new_h, new_w, height, width)
         crop = logits[:, top : top + new_h, left : left + new_w]
         return upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
