@@ -15,6 +15,7 @@ import optuna
 
 from ..config import TrainConfig
 from ..training.engine import train
+from .objective import report_and_ask
 from .storage import make_storage
 from .worker import make_pruner
 
@@ -42,8 +43,7 @@ def main(settings: dict) -> None:
         trial = optuna.trial.Trial(study, settings["trial_id"])
 
         def on_eval(epoch: int, metrics: dict) -> bool:  # noqa: F811 - rank 0's answer
-            trial.report(float(metrics.get("miou", 0.0)), epoch)
-            return trial.should_prune()
+            return report_and_ask(trial, epoch, metrics)
 
     train(config, resume=settings["resume"], on_eval=on_eval)
 

@@ -77,8 +77,7 @@ class Objective:
 
             def on_eval(epoch: int, metrics: dict) -> bool:
                 t0 = time.perf_counter()
-                trial.report(float(metrics.get("miou", 0.0)), epoch)
-                stop = trial.should_prune()
+                stop = report_and_ask(trial, epoch, metrics)
                 self.optuna_s += time.perf_counter() - t0
                 return stop
 
@@ -135,6 +134,12 @@ class Objective:
             return False
         shutil.copytree(old, out)
         return True
+
+
+def report_and_ask(trial: optuna.Trial, epoch: int, metrics: dict) -> bool:
+    """Report a validation's mIoU to the trial; True when the pruner says stop."""
+    trial.report(float(metrics.get("miou", 0.0)), epoch)
+    return trial.should_prune()
 
 
 def cache_key(size: str, keep_aspect: bool, classes: str) -> str:
