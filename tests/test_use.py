@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 from PIL import Image
 
 from conftest import CCP, need
@@ -44,6 +45,28 @@ def test_dominant_color_names_palette_and_majority():
     colour = dominant_color(pixels)
     assert colour["name"] == "red" and colour["share"] == pytest.approx(0.7)
     assert colour["hex"] == "#c81e28"
+
+
+def test_compiled_colour_naming_and_overlay_equal_plain_numpy():
+    """The compiled nearest-name search and overlay blend against their plain definitions."""
+    from fashionseg.data.categories import IGNORE
+    from fashionseg.report.colors import colorize, overlay
+    from fashionseg.use.colornames import PALETTE, name_pixels, rgb_to_lab
+
+    rng = np.random.default_rng(0)
+    pixels = rng.integers(0, 256, (5000, 3)).astype(np.uint8)
+    palette = rgb_to_lab(np.array(list(PALETTE.values())))
+    distances = ((rgb_to_lab(pixels)[:, None] - palette[None]) ** 2).sum(-1)
+    assert (name_pixels(pixels) == distances.argmin(1)).all()
+
+    photo = rng.integers(0, 256, (41, 27, 3)).astype(np.uint8)
+    labels = rng.integers(0, 47, (41, 27)).astype(np.uint8)
+    labels[:3] = IGNORE
+    for alpha in (0.55, 0.3):
+        on = (labels > 0) & (labels != IGNORE)
+        plain = photo.astype(np.float32)
+        plain[on] = (1 - alpha) * plain[on] + alpha * colorize(labels, 47)[on].astype(np.float32)
+        assert (overlay(photo, labels, 47, alpha) == plain.astype(np.uint8)).all()
 
 
 def test_summary_of_real_ground_truth_keeps_the_contract(tmp_path):
@@ -323,3 +346,41 @@ def test_fused_label_kernel_equals_interpolate_then_argmax(shape, region, out):
     assert fused.shape == out and fused.dtype == np.uint8
     # The same samples; only a tie to the last bit between two classes may go either way.
     assert (fused == plain).mean() >= 0.9999
+
+
+def test_fused_label_kernel_on_garment_like_logits():
+    """Logits with regions, as a model gives: most output pixels take the kernel's shortcut
+    (four sources with one best class), the borders interpolate; both must equal the plain
+    path."""
+    from fashionseg.use.inference import upsample_argmax
+    from fashionseg.use.label_kernel import bilinear_argmax
+
+    g = torch.Generator().manual_seed(3)
+    # Rings around a point: curved borders, so every way two classes meet in a 2x2 source
+    # cell (one against three, two against two, diagonal) occurs many times.
+    y, x = torch.meshgrid(torch.arange(96.0), torch.arange(64.0), indexing="ij")
+    regions = ((y - 40).hypot(x - 30) / 5).long() * 7 % 47
+    logits = F.one_hot(regions, 47).permute(2, 0, 1).float() * 6
+    logits += torch.randn(logits.shape, generator=g)  # noisy, so borders wander
+    fused = bilinear_argmax(logits.numpy(), 0, 0, 96, 64, 413, 275)
+    plain = upsample_argmax(logits, 413, 275).numpy()
+    assert len(np.unique(fused)) >= 10  # the rings survived
+    assert (fused == plain).mean() >= 0.9999
+
+
+@pytest.mark.parametrize("auto_orient", [False, True])
+def test_one_decode_gives_the_photo_and_canvas_of_two(tiny_model, tmp_path, auto_orient):
+    """predict decodes a photo once where it can; the canvas must be the one that evaluate
+    decodes from the file (at reduced JPEG scale for large photos)."""
+    from fashionseg.data.images import read_photo
+    from fashionseg.use.inference import Predictor
+
+    predictor = Predictor(tiny_model, "cpu")  # a 64x64 canvas
+    rng = np.random.default_rng(1)
+    for size in [(90, 70), (200, 150), (700, 500)]:  # 1x, 2x (Pillow decodes at 1/2), 8x
+        path = tmp_path / f"{size[0]}.jpg"
+        small = rng.integers(0, 256, (size[1] // 10, size[0] // 10, 3)).astype(np.uint8)
+        Image.fromarray(small).resize(size, Image.BILINEAR).save(path, quality=90)
+        photo, canvas = predictor.photo_and_canvas(path, auto_orient)
+        assert np.array_equal(np.asarray(photo), np.asarray(read_photo(path, auto_orient)))
+        assert np.array_equal(canvas, predictor.canvas(path, auto_orient)), size

@@ -14,7 +14,7 @@ from PIL import Image
 from ..checkpoint import CheckpointError, load_checkpoint
 from ..data.categories import CategoryTable
 from ..data.compose import fit
-from ..data.images import DataError, decode_canvas
+from ..data.images import DataError, decode_canvas, read_photo
 from ..data.sizes import parse_size
 from ..data.transforms import to_float
 from ..models import build_model
@@ -232,6 +232,23 @@ class Predictor:
                 return decode_canvas(im, out_h, out_w, self.keep_aspect, auto_orient=auto_orient)
         except (OSError, SyntaxError, ValueError) as e:
             raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
+
+    def photo_and_canvas(self, path: Path, auto_orient: bool = False):
+        """The photo decoded to RGB (PIL) and its input canvas (H, W, 3) uint8, as
+        ``read_photo`` and ``canvas`` give them, decoding the file once where they can share it.
+
+        They can unless the canvas would take a JPEG at reduced DCT scale, which Pillow does
+        only from twice the resized size (and never with ``auto_orient``): CCP's photos are
+        decoded once, a 12 MP photo twice (its canvas then costs a fraction of a decode).
+
+        Raises:
+            DataError: a file that cannot be decoded.
+        """
+        photo = read_photo(path, auto_orient)
+        new_h, new_w, _, _ = fit(photo.height, photo.width, *self.size, self.keep_aspect)
+        if auto_orient or min(photo.width // new_w, photo.height // new_h) < 2:
+            return photo, self.canvas(photo)
+        return photo, self.canvas(path, auto_orient)
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""

@@ -24,7 +24,7 @@ import torch
 from PIL import Image
 from tqdm import tqdm
 
-from ...data.images import DataError, read_photo
+from ...data.images import DataError
 from ...data.parallel import ErrorLog
 from ...outputs import output_dir, output_file
 from ...report.colors import overlay_with_legend
@@ -304,7 +304,7 @@ def _run_batches(
 
     def read(path: Path) -> tuple[Image.Image, np.ndarray]:
         # The full photo for the outputs; the canvas decoded as evaluate decodes it.
-        return read_photo(path, auto_orient), predictor.canvas(path, auto_orient)
+        return predictor.photo_and_canvas(path, auto_orient)
 
     reads: deque[Future] = deque(pool.submit(read, p) for p in photos[: 3 * batch_size])
     next_read = len(reads)
