@@ -384,3 +384,30 @@ def test_one_decode_gives_the_photo_and_canvas_of_two(tiny_model, tmp_path, auto
         photo, canvas = predictor.photo_and_canvas(path, auto_orient)
         assert np.array_equal(np.asarray(photo), np.asarray(read_photo(path, auto_orient)))
         assert np.array_equal(canvas, predictor.canvas(path, auto_orient)), size
+
+
+def test_device_labels_of_a_batch_equal_each_photos_labels(tiny_model):
+    """The GPU path labels a whole batch and copies it back once; on CPU tensors it must give
+    each photo the label map of the per-photo path, at each photo's own size."""
+    from fashionseg.use.inference import Predictor
+
+    predictor = Predictor(tiny_model, "cpu")
+    logits = torch.randn(3, predictor.categories.num_classes, 64, 64) * 3
+    sizes = [(90, 70), (33, 120), (64, 64)]
+    batch = predictor.device_labels(logits, sizes)
+    for lg, size, labels in zip(logits, sizes, batch):
+        assert labels.shape == size and labels.dtype == np.uint8
+        assert (labels == predictor.labels(lg, *size)).mean() >= 0.9999
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_predict_on_a_gpu_writes_the_cpu_label_maps(tiny_model, synth_data, tmp_path):
+    from fashionseg.use.predict.run import predict
+
+    photos = sorted(Path(synth_data).rglob("*.jpg"))[:10]
+    for device in ("cpu", "cuda"):
+        predict(tiny_model, photos, tmp_path / device, device=device, batch_size=4)
+    for p in photos:
+        cpu = np.asarray(Image.open(tmp_path / "cpu" / f"{p.stem}.png"))
+        gpu = np.asarray(Image.open(tmp_path / "cuda" / f"{p.stem}.png"))
+        assert (cpu == gpu).mean() >= 0.999, p.name

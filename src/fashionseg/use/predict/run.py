@@ -222,7 +222,12 @@ def predict(
 def _label_and_write(
     predictor: Predictor, out: Path, stem: str, photo, logits, path, products, writers
 ):
-    labels = predictor.labels(logits, photo.height, photo.width)
+    """Write one photo's outputs; ``logits`` (C, h, w) are labelled here first, unless they
+    are already its label map (uint8 (H, W), from ``device_labels``)."""
+    if isinstance(logits, torch.Tensor):
+        labels = predictor.labels(logits, photo.height, photo.width)
+    else:
+        labels = logits
     if writers is None:
         return _write(predictor, out, stem, photo, labels, path, products)
     # What _write needs of the model, without the model: its name and categories.
@@ -325,8 +330,10 @@ def _run_batches(
         if not batch:
             continue
         logits = predictor.logits(np.stack([c for _, (_, c) in batch]), tta=tta)
+        if logits.device.type != "cpu":
+            logits = predictor.device_labels(logits, [(p.height, p.width) for _, (p, _) in batch])
         for (k, (photo, _)), lg in zip(batch, logits):
-            # Upsampling to the photo's size runs on the pool too, beside the next batch.
+            # On the CPU, upsampling to the photo's size runs on the pool, beside the next batch.
             job = pool.submit(
                 _label_and_write,
                 predictor, out, stems[k], photo, lg, str(photos[k]), products, writers,
