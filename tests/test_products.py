@@ -119,11 +119,17 @@ def test_threaded_pipeline_equals_the_plain_one(tmp_path):
 
 @pytest.mark.slow  # starts a pool of writer processes
 def test_writer_processes_write_what_the_threads_write(tmp_path):
-    photos = sorted(SAMPLE.glob("*.jpg"))[:6]
+    """Writer processes write the same files as the threads, and a bad photo is reported the
+    same way."""
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes((SAMPLE / sorted(p.name for p in SAMPLE.glob("*.jpg"))[0]).read_bytes()[:900])
+    photos = sorted(SAMPLE.glob("*.jpg"))[:6] + [bad]
     kw = dict(device="cpu", batch_size=4, groups=True, cutouts=True)
     predict(_bundled(), photos, tmp_path / "threads", processes=0, **kw)
     done = predict(_bundled(), photos, tmp_path / "procs", processes=2, **kw)
-    assert done["written"] == 6
+    assert done["written"] == 6 and done["skipped"] == 1
+    errors = [(tmp_path / d / "errors.csv").read_text() for d in ("threads", "procs")]
+    assert errors[0] == errors[1] and "bad.jpg" in errors[0]
     threads = sorted(p.relative_to(tmp_path / "threads") for p in (tmp_path / "threads").rglob("*"))
     procs = sorted(p.relative_to(tmp_path / "procs") for p in (tmp_path / "procs").rglob("*"))
     assert threads == procs and len(threads) > 18  # label map, overlay, JSON, cut-outs
@@ -136,7 +142,7 @@ def test_writer_processes_write_what_the_threads_write(tmp_path):
 
 
 def test_writer_processes_only_where_they_pay():
-    from fashionseg.use.predict.run import write_processes
+    from fashionseg.use.predict.pipeline import write_processes
 
     assert write_processes(2000, 2) == 0  # the model keeps both cores busy
     assert write_processes(10, 16) == 0  # a pool's start-up costs more than ten photos

@@ -53,7 +53,8 @@ def bench_predict(
     from ..bundled import bundled_model
     from ..data.images import read_photo
     from ..use.inference import Predictor
-    from ..use.predict.run import Products, _write, write_processes
+    from ..use.predict.pipeline import write_processes
+    from ..use.predict.write import Products, write_photo
 
     model = str(model or bundled_model())
     workers = workers or os.cpu_count() or 2  # predict's default: one thread per core
@@ -90,7 +91,7 @@ def bench_predict(
         scratch.mkdir()
         t0 = time.perf_counter()
         for i, ((photo, _), lab) in enumerate(zip(decoded, labels)):
-            _write(predictor, scratch, f"s{i}", photo, lab, "x.jpg", Products())
+            write_photo(predictor, scratch, f"s{i}", photo, lab, "x.jpg", Products())
         write_ms = (time.perf_counter() - t0) * 1000 / len(sample)
         runs = {}
         for n in (small, photos):

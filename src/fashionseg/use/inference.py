@@ -162,6 +162,51 @@ def _onnx_backend(path: Path, threads: int | None):
     return config, categories, _OnnxRunner(path, threads)
 
 
+def make_canvas(
+    source: Image.Image | Path | bytes,
+    size: tuple[int, int],
+    keep_aspect: bool,
+    auto_orient: bool = False,
+) -> np.ndarray:
+    """A photo as the input canvas (H, W, 3) uint8 of a model of input ``size`` (H, W), through
+    the same ``decode_canvas`` as the training cache and ``evaluate``.
+
+    Pass the file (a path or its bytes) rather than a decoded image: a JPEG is then decoded at
+    the reduced scale the cache uses, so predictions match evaluation.
+
+    Raises:
+        DataError: a file that cannot be decoded.
+    """
+    if isinstance(source, Image.Image):
+        return decode_canvas(source, *size, keep_aspect, auto_orient=auto_orient)
+    name = source.name if isinstance(source, Path) else "upload"
+    try:
+        with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as im:
+            return decode_canvas(im, *size, keep_aspect, auto_orient=auto_orient)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
+
+
+def photo_and_canvas(
+    path: Path, size: tuple[int, int], keep_aspect: bool, auto_orient: bool = False
+) -> tuple[Image.Image, np.ndarray]:
+    """A photo decoded to RGB (PIL) and its :func:`make_canvas` from the file, decoding the
+    file once where the two can share it.
+
+    They can unless the canvas would take a JPEG at reduced DCT scale, which Pillow does only
+    from twice the resized size (and never with ``auto_orient``): CCP's photos are decoded
+    once, a 12 MP photo twice (its canvas then costs a fraction of a decode).
+
+    Raises:
+        DataError: a file that cannot be decoded.
+    """
+    photo = read_photo(path, auto_orient)
+    new_h, new_w, _, _ = fit(photo.height, photo.width, *size, keep_aspect)
+    if auto_orient or min(photo.width // new_w, photo.height // new_h) < 2:
+        return photo, make_canvas(photo, size, keep_aspect)  # already turned upright
+    return photo, make_canvas(path, size, keep_aspect)
+
+
 class Predictor:
     """A checkpoint (``.pt``) or an exported ``.onnx`` model that segments photos.
 
@@ -214,41 +259,18 @@ class Predictor:
         return out.to(self.device)
 
     def canvas(self, source: Image.Image | Path | bytes, auto_orient: bool = False) -> np.ndarray:
-        """A photo as the model's input canvas (H, W, 3) uint8, through the same
-        ``decode_canvas`` as the training cache and ``evaluate``.
-
-        Pass the file (a path or its bytes) rather than a decoded image: a JPEG is then
-        decoded at the reduced scale the cache uses, so predictions match evaluation.
+        """A photo as the model's input canvas (H, W, 3) uint8: :func:`make_canvas` at this
+        model's input size.
 
         Raises:
             DataError: a file that cannot be decoded.
         """
-        out_h, out_w = self.size
-        if isinstance(source, Image.Image):
-            return decode_canvas(source, out_h, out_w, self.keep_aspect, auto_orient=auto_orient)
-        name = source.name if isinstance(source, Path) else "upload"
-        try:
-            with Image.open(source if isinstance(source, Path) else io.BytesIO(source)) as im:
-                return decode_canvas(im, out_h, out_w, self.keep_aspect, auto_orient=auto_orient)
-        except (OSError, SyntaxError, ValueError) as e:
-            raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
+        return make_canvas(source, self.size, self.keep_aspect, auto_orient)
 
     def photo_and_canvas(self, path: Path, auto_orient: bool = False):
-        """The photo decoded to RGB (PIL) and its input canvas (H, W, 3) uint8, as
-        ``read_photo`` and ``canvas`` give them, decoding the file once where they can share it.
-
-        They can unless the canvas would take a JPEG at reduced DCT scale, which Pillow does
-        only from twice the resized size (and never with ``auto_orient``): CCP's photos are
-        decoded once, a 12 MP photo twice (its canvas then costs a fraction of a decode).
-
-        Raises:
-            DataError: a file that cannot be decoded.
-        """
-        photo = read_photo(path, auto_orient)
-        new_h, new_w, _, _ = fit(photo.height, photo.width, *self.size, self.keep_aspect)
-        if auto_orient or min(photo.width // new_w, photo.height // new_h) < 2:
-            return photo, self.canvas(photo)
-        return photo, self.canvas(path, auto_orient)
+        """The photo decoded to RGB (PIL) and its input canvas: :func:`photo_and_canvas` at
+        this model's input size."""
+        return photo_and_canvas(path, self.size, self.keep_aspect, auto_orient)
 
     def device_labels(self, logits: torch.Tensor, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
         """Label maps of a batch on a GPU: logits (N, C, h, w) on the device and the photos'

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from ...data.images import DataError, PixelLimitError, photo_pixels, read_photo
 from ...report.colors import overlay
 from ..inference import Predictor
-from ..predict.run import describe
+from ..predict.write import describe
 from .batcher import Batcher
 
 # The overlay returned to the page is at most this many pixels on its longest side.

@@ -1,0 +1,153 @@
+"""predict's pipeline: decoding ahead of the model, labelling and writing behind it.
+
+Photos are decoded and resized on threads while the model works on the previous batch, and
+labelled behind it on the same threads (on a GPU, a batch's label maps are made on the card).
+The outputs (PNG, JPEG, JSON, RLE, colour names) are written there too on a small machine;
+with many cores and a large folder they go to a process pool instead, because that work holds
+the GIL for much of its time (measured on a 16-core GPU machine: 16 threads wrote no faster
+than 2). Decoding stays on the threads: in worker processes it saved the parent no GIL time
+(its canvases then cross a pipe; measured with py-spy, docs/benchmarks.md).
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import deque
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from multiprocessing import get_context
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from ...data.images import DataError
+from ...data.parallel import ErrorLog
+from ..inference import Predictor
+from .write import Products, write_photo
+
+
+def write_processes(photos: int, cores: int) -> int:
+    """Processes for the writes: none on a small machine or folder (threads do, and a process
+    pool's start-up would cost more than it saves); otherwise all cores but two (the model's
+    feeding thread and the decoders keep those)."""
+    return max(0, cores - 2) if cores >= 4 and photos >= 64 else 0
+
+
+def _label_and_write(
+    predictor: Predictor, out: Path, stem: str, photo, logits, path, products, writers
+):
+    """Write one photo's outputs; ``logits`` (C, h, w) are labelled here first, unless they
+    are already its label map (uint8 (H, W), from ``device_labels``)."""
+    if isinstance(logits, torch.Tensor):
+        labels = predictor.labels(logits, photo.height, photo.width)
+    else:
+        labels = logits
+    if writers is None:
+        return write_photo(predictor, out, stem, photo, labels, path, products)
+    # What write_photo needs of the model, without the model: its name and categories.
+    meta = SimpleNamespace(name=predictor.name, categories=predictor.categories)
+    return writers.submit(write_photo, meta, out, stem, photo, labels, path, products).result()
+
+
+def run_pipeline(
+    predictor: Predictor,
+    photos: list[Path],
+    stems: list[str],
+    out: Path,
+    products: Products,
+    errors: ErrorLog,
+    kaggle,
+    *,
+    batch_size: int,
+    tta: str | None,
+    workers: int,
+    processes: int,
+    auto_orient: bool,
+) -> int:
+    """The photos through the model on one thread pool (and the writes on ``processes``
+    processes when above 0); returns the photos written."""
+    threads = torch.get_num_threads()
+    if predictor.backend == "onnxruntime":
+        # Torch only upsamples here, on the pool's threads, beside ONNX Runtime's own: one
+        # thread each keeps them from fighting over the cores.
+        torch.set_num_threads(1)
+    writers = None
+    if processes > 0:
+        # forkserver: the writers start from a clean process, not a fork of this one with its
+        # CUDA context and thread pools.
+        writers = ProcessPoolExecutor(processes, mp_context=get_context("forkserver"))
+    try:
+        with ThreadPoolExecutor(max(1, workers, processes + 2)) as pool:
+            written = _run_batches(
+                pool, predictor, photos, stems, out, products, errors, kaggle,
+                batch_size, tta, auto_orient, writers,
+                # Writes in flight: two batches, or two per writer process if more.
+                max(2 * batch_size, 2 * processes),
+            )  # fmt: skip
+    finally:
+        torch.set_num_threads(threads)
+        if writers is not None:
+            writers.shutdown()
+    return written
+
+
+def _run_batches(
+    pool, predictor, photos, stems, out, products, errors, kaggle, batch_size, tta, auto_orient,
+    writers=None, window: int = 16,
+) -> int:  # fmt: skip
+    """Decode ahead of the model (three batches), run it batch by batch, label and write
+    behind it (two batches); returns the photos written."""
+    written = 0
+
+    def read(path: Path) -> Future:
+        # The full photo for the outputs; the canvas decoded as evaluate decodes it.
+        return pool.submit(predictor.photo_and_canvas, path, auto_orient)
+
+    reads: deque[Future] = deque(read(p) for p in photos[: 3 * batch_size])
+    next_read = len(reads)
+    writes: deque[tuple[int, Future]] = deque()
+    bar = tqdm(total=len(photos), desc="predict", unit="photo", file=sys.stderr)
+    for start in range(0, len(photos), batch_size):
+        batch = []
+        for k in range(start, min(start + batch_size, len(photos))):
+            fut = reads.popleft()
+            if next_read < len(photos):
+                reads.append(read(photos[next_read]))
+                next_read += 1
+            try:
+                batch.append((k, fut.result()))
+            except DataError as e:
+                errors.add(str(photos[k]), str(e))
+                bar.update(1)
+        if not batch:
+            continue
+        logits = predictor.logits(np.stack([c for _, (_, c) in batch]), tta=tta)
+        if logits.device.type != "cpu":
+            logits = predictor.device_labels(logits, [(p.height, p.width) for _, (p, _) in batch])
+        for (k, (photo, _)), lg in zip(batch, logits):
+            # On the CPU, upsampling to the photo's size runs on the pool, beside the next batch.
+            job = pool.submit(
+                _label_and_write,
+                predictor, out, stems[k], photo, lg, str(photos[k]), products, writers,
+            )  # fmt: skip
+            writes.append((k, job))
+        while writes and (len(writes) > window or writes[0][1].done()):
+            written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+    while writes:
+        written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+    bar.close()
+    return written
+
+
+def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kaggle) -> int:
+    bar.update(1)
+    try:
+        doc = fut.result()
+    except OSError as e:
+        errors.add(str(photos[k]), f"could not write its outputs: {e}")
+        return 0
+    if kaggle is not None:
+        kaggle[photos[k].stem] = doc["garments"]
+    return 1

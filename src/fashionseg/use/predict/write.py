@@ -1,0 +1,74 @@
+"""One photo's outputs: the label map PNG, the overlay JPEG, the garment JSON and cut-outs."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ...report.colors import overlay_with_legend
+from .garments import summarize
+from .products import GROUP_NAMES, cutout, cutout_name, keep_only, to_groups
+
+
+def describe(
+    predictor,
+    photo: Image.Image,
+    labels: np.ndarray,
+    path: str,
+    with_rle=True,
+    names: list[str] | None = None,
+) -> dict:
+    """The JSON document of one photo: image, model and garments (``names``: label value ->
+    name, the model's categories unless the label map holds groups)."""
+    names = names or predictor.categories.names()
+    return {
+        "image": {"path": path, "width": photo.width, "height": photo.height},
+        "model": predictor.name,
+        "garments": summarize(np.asarray(photo), labels, names, with_rle=with_rle),
+    }
+
+
+@dataclass
+class Products:
+    """What ``predict`` makes of each label map besides the plain outputs."""
+
+    only: set[int] | None = None  # label values to keep (the rest become background)
+    groups: bool = False  # body-region groups instead of categories
+    cutouts: bool = False  # one RGBA cut-out per garment
+    feather: float = 0.0  # soft cut-out edge, pixels
+
+
+def write_photo(
+    predictor,
+    out: Path,
+    stem: str,
+    photo: Image.Image,
+    labels,
+    path: str,
+    products: Products,
+):
+    """Summarise one photo and write its files; returns the JSON document."""
+    names = predictor.categories.names()
+    if products.groups:
+        labels, names = to_groups(labels, names), GROUP_NAMES
+    if products.only is not None:
+        labels = keep_only(labels, products.only)
+    doc = describe(predictor, photo, labels, path, names=names)
+    rgb = np.asarray(photo)
+    if products.cutouts and doc["garments"]:
+        (out / stem).mkdir(exist_ok=True)
+        for g in doc["garments"]:
+            name = f"{stem}/{cutout_name(g['name'])}.png"
+            cutout(rgb, labels == g["class_id"] + 1, products.feather).save(out / name)
+            g["cutout"] = name
+    Image.fromarray(labels).save(out / f"{stem}.png", optimize=False, compress_level=1)
+    overlay_with_legend(rgb, labels, names).save(out / f"{stem}_overlay.jpg", quality=88)
+    # The JSON is written last and renamed into place: it marks a photo as done.
+    tmp = out / f".{stem}.json.tmp"
+    tmp.write_text(json.dumps(doc, indent=1))
+    tmp.replace(out / f"{stem}.json")
+    return doc
