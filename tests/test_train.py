@@ -296,3 +296,31 @@ def test_the_prepared_cache_is_what_the_checkpoint_says(synth_data, tmp_path):
     cfg.size = "64"
     with pytest.raises(TrainingError, match="prepared with size 48x80"):
         train(cfg)
+
+
+def test_init_starts_from_a_checkpoints_weights(synth_cache, tmp_path):
+    """--init: a new run whose weights (and EMA) start from a checkpoint; one that does not fit
+    is one line from the console script, and a resumed run keeps its own weights."""
+    train(_config(synth_cache, tmp_path / "a", epochs=2, lr=0.01))
+    start = load_checkpoint(tmp_path / "a" / "last.pt")["model"]
+    # lr 1e-12: the weights must stay those of the checkpoint, not a fresh network's.
+    train(_config(synth_cache, tmp_path / "b", init=str(tmp_path / "a" / "last.pt"), lr=1e-12))
+    after = load_checkpoint(tmp_path / "b" / "last.pt")["model"]
+    weights = [k for k in start if "running_" not in k and "num_batches" not in k]  # not BN stats
+    for key in weights:
+        assert torch.allclose(after[key], start[key], atol=1e-6), key
+    scratch = _config(synth_cache, tmp_path / "c", lr=1e-12)
+    train(scratch)
+    fresh = load_checkpoint(tmp_path / "c" / "last.pt")["model"]
+    assert any(not torch.allclose(fresh[k], start[k], atol=1e-3) for k in weights)
+
+    flags = ["--data", str(synth_cache.root), "--size", "32", "--epochs", "1", "--workers", "0"]
+    for init, why in [(tmp_path / "a" / "last.pt", "do not fit"), (tmp_path / "x.pt", "no such")]:
+        bad = subprocess.run(
+            [sys.executable, "-m", "fashionseg", "train", *flags, "--width", "8",
+             "--init", str(init), "--out", str(tmp_path / "d"), "--no-tensorboard"],
+            capture_output=True, text=True,
+        )  # fmt: skip
+        assert bad.returncode == 2, bad.stderr
+        assert len(bad.stderr.strip().splitlines()) == 1 and why in bad.stderr, bad.stderr
+        assert str(init) in bad.stderr

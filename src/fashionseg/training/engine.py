@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import load_checkpoint, restore_training
+from ..checkpoint import CheckpointError, load_checkpoint, restore_training
 from ..config import TrainConfig, load_config, save_config
 from ..data.prepare import is_cache
 from .budget import fit_budget
@@ -69,7 +69,9 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
     out = Path(config.out)
     state = _previous_state(out, resume)
     # Inputs are recorded as absolute paths, so the run resumes from any working folder.
-    for key in ("data", "unlabelled", "train_list", "val_list"):
+    if config.init and state is None and not Path(config.init).is_file():
+        raise CheckpointError(f"{config.init}: no such checkpoint (--init)")
+    for key in ("data", "unlabelled", "train_list", "val_list", "init"):
         value = getattr(config, key)
         if value and Path(value).exists():
             setattr(config, key, str(Path(value).resolve()))
@@ -81,8 +83,9 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
         masks = data.cache.masks[data.train_idx]
         weight = torch.from_numpy(median_frequency_weights(masks, data.num_classes)).to(device)
     run = build_run(
-        config, data.num_classes, device, weight, config.pretrained and state is None, dist_info
-    )
+        config, data.num_classes, device, weight, config.pretrained and state is None, dist_info,
+        resumed=state is not None,
+    )  # fmt: skip
     progress = Progress(planned=config.epochs)
     if state is not None:
         progress = Progress(

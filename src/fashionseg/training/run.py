@@ -10,6 +10,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ..checkpoint import CheckpointError, load_checkpoint
 from ..config import TrainConfig
 from ..models import build_model
 from .losses import build_loss
@@ -35,6 +36,33 @@ class Run:
     ema: EMA | None
 
 
+def load_init_weights(model: torch.nn.Module, path: str) -> None:
+    """Start ``model`` from the weights of the checkpoint at ``path`` (a ``best.pt`` or
+    ``last.pt`` of train, or a slimmed float16 one).
+
+    Raises:
+        CheckpointError: not a checkpoint, or its weights do not fit this model (another
+            architecture, encoder, width or number of classes), in one line.
+    """
+    state = load_checkpoint(path)
+    try:
+        weights = state["model"]
+        mine = model.state_dict()
+        for key, value in weights.items():
+            if key in mine and mine[key].shape != value.shape:
+                raise ValueError(
+                    f"{key} is {tuple(value.shape)} there, {tuple(mine[key].shape)} here"
+                )
+        model.load_state_dict(weights)
+    except (KeyError, RuntimeError, ValueError) as e:
+        made = state.get("config", {})
+        what = f"{made.get('model', '?')} {made.get('encoder') or ''}".strip()
+        reason = str(e).splitlines()[0][:100]
+        raise CheckpointError(
+            f"{path}: its weights ({what}) do not fit this run's model ({reason})"
+        ) from None
+
+
 def build_run(
     config: TrainConfig,
     num_classes: int,
@@ -42,6 +70,7 @@ def build_run(
     class_weight: torch.Tensor | None = None,
     pretrained: bool | None = None,
     dist_info: Dist | None = None,
+    resumed: bool = False,
 ) -> Run:
     """Build every part of a run as ``config`` says.
 
@@ -53,14 +82,22 @@ def build_run(
         pretrained: load ImageNet encoder weights (default: ``config.pretrained``; a resumed
             run passes False, its weights come from the checkpoint).
         dist_info: ranks when started by torchrun.
+        resumed: the weights will come from the run's own checkpoint, so ``config.init`` (a
+            checkpoint whose weights start a new run) is not loaded.
+        dist_info: ranks when started by torchrun.
     """
+    start_from = "" if resumed else config.init  # a resumed run has its own weights
     model = build_model(
         config.model,
         num_classes,
         width=config.width,
-        pretrained=config.pretrained if pretrained is None else pretrained,
+        pretrained=(config.pretrained if pretrained is None else pretrained) and not start_from,
         encoder=config.encoder,
-    ).to(device)
+    )
+    if start_from:
+        # Before the EMA and the optimizer are made from the model: they start from these too.
+        load_init_weights(model, start_from)
+    model = model.to(device)
     if device.type == "cuda" and config.channels_last != "off":
         model = model.to(memory_format=torch.channels_last)
     dtype = amp_dtype(config, device)
