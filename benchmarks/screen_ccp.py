@@ -81,21 +81,22 @@ def main() -> None:
         }
         done.write_text(json.dumps(row, indent=1))
         rows.append(row)
-        _table(rows, out / "screen.md")
+        table(rows, out / "screen.md")
 
 
-def _table(rows: list[dict], path: Path) -> None:
+def table(rows: list[dict], path: Path, first: str = "step") -> None:
+    """Write (and print) the screen's markdown table; ``first`` is the rows' name column."""
     lines = [
-        "| step | change | val mIoU | val binary IoU | val pixel acc | minutes |",
+        f"| {first} | change | val mIoU | val binary IoU | val pixel acc | minutes |",
         "| --- | --- | ---: | ---: | ---: | ---: |",
     ]
     for r in rows:
         lines.append(
-            f"| {r['step']} | {r['change']} | {r['val_miou']:.3f} | {r['val_binary_iou']:.3f} "
+            f"| {r[first]} | {r['change']} | {r['val_miou']:.3f} | {r['val_binary_iou']:.3f} "
             f"| {r['val_pixel_accuracy']:.3f} | {r['minutes']:.1f} |"
         )
     path.write_text("\n".join(lines) + "\n")
-    print("\n".join(lines))
+    print("\n".join(lines), flush=True)
 
 
 if __name__ == "__main__":

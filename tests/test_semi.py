@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from fashionseg.data.categories import IGNORE
 from fashionseg.data.formats import DataFormatError
 from fashionseg.data.unlabelled import build_unlabelled, read_tags
 from fashionseg.models import build_model
-from fashionseg.training.semi import MeanTeacher, pseudo_loss
+from fashionseg.training.semi import MeanTeacher, class_quantiles, pseudo_loss
 from fashionseg.training.steps import EMA
 
 CLASSES = 6
@@ -32,12 +33,14 @@ def _unlabelled(synth_data: Path, folder: Path, tags: str | None) -> Path:
     return folder
 
 
-def _teacher(root: Path, threshold: float = 0.0):
+def _teacher(root: Path, threshold: float = 0.0, bias: float = 10.0, balance: float = 0.0):
     model = build_model("unet", CLASSES, width=4)
-    with torch.no_grad():  # a teacher sure of class 5 (ClassId 4) everywhere
-        model.model.head.bias.copy_(torch.tensor([0.0, 0, 0, 0, 0, 10]))
+    with torch.no_grad():  # a teacher that favours class 5 (ClassId 4) everywhere
+        model.model.head.bias.copy_(torch.tensor([0.0, 0, 0, 0, 0, bias]))
     ema = EMA(model, 0.9)
-    config = TrainConfig(batch_size=2, workers=0, pseudo_threshold=threshold)
+    config = TrainConfig(
+        batch_size=2, workers=0, pseudo_threshold=threshold, pseudo_balance=balance
+    )
     teacher = MeanTeacher(root, model, ema.state, config, torch.device("cpu"))
     teacher.start_epoch(0, 2)
     return teacher, ema, model
@@ -106,3 +109,41 @@ def test_train_with_unlabelled_from_the_command_line(synth_data, tmp_path):
     done = subprocess.run(cmd, capture_output=True, text=True, env=env)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1].endswith("row 2: ClassId 'oops' is not an integer")
+
+
+def test_class_quantiles_equal_torch_quantile_per_class():
+    gen = torch.Generator().manual_seed(0)
+    conf = torch.rand(3, 9, 11, generator=gen)
+    labels = torch.randint(0, 5, (3, 9, 11), generator=gen)
+    labels[labels == 2] = 1  # class 2 absent
+    for q in (0.0, 0.3, 0.5, 1.0):
+        values, present = class_quantiles(conf, labels, 6, q)
+        assert present.tolist() == [True, True, False, True, True, False]
+        for k in (0, 1, 3, 4):
+            want = torch.quantile(conf[labels == k], q, interpolation="lower")
+            assert values[k].item() == pytest.approx(want.item(), abs=1e-6), (q, k)
+
+
+def test_class_balance_gives_an_unsure_class_pseudo_labels(synth_data, tmp_path):
+    root = build_unlabelled(
+        _unlabelled(synth_data, tmp_path / "u", None), tmp_path / "c", (32, 32), False, CLASSES
+    )
+    teacher, _, _ = _teacher(root, threshold=0.9, bias=1.5)  # class 5 at about 0.6
+    _, labels = teacher.pseudo_batch(torch.device("cpu"), torch.Generator(), None)
+    assert (labels == IGNORE).all()  # one threshold: nothing is sure enough
+
+    teacher, _, _ = _teacher(root, threshold=0.9, bias=1.5, balance=0.5)
+    _, labels = teacher.pseudo_batch(torch.device("cpu"), torch.Generator(), None)
+    kept = (labels == 5).sum() / labels.numel()
+    assert 0.2 < kept < 0.8, kept  # about half of class 5's pixels (the crop moves a few)
+    # The running estimate: a sure class keeps the global threshold, an unsure one its quantile,
+    # blended with the next batch's.
+    conf = torch.tensor([[[0.99, 0.98, 0.5, 0.1, 0.4, 0.2, 0.3]]])
+    labels = torch.tensor([[[1, 1, 2, 2, 2, 2, 2]]])
+    teacher.config = replace(teacher.config, pseudo_balance=0.75)  # keep 4 of class 2's 5
+    teacher.class_conf = None
+    first = teacher._class_thresholds(conf, labels, CLASSES)
+    assert first[1].item() == pytest.approx(0.9) and first[2].item() == pytest.approx(0.2)
+    assert first[0].item() == pytest.approx(0.9)  # unseen: the global threshold
+    second = teacher._class_thresholds(torch.full((1, 1, 7), 0.7), labels, CLASSES)
+    assert second[2].item() == pytest.approx(0.9 * 0.2 + 0.1 * 0.7)

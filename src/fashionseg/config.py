@@ -73,6 +73,7 @@ class TrainConfig:
     unlabelled: str = ""  # folder of unlabelled photos (+ tags.csv): mean-teacher pseudo-labels
     unlabelled_weight: float = 1.0  # weight of the pseudo-label loss (ramped up over 20%)
     pseudo_threshold: float = 0.9  # teacher confidence below which a pixel is ignored
+    pseudo_balance: float = 0.0  # >0: per-class thresholds keep each class's surest share
     tags: bool = True  # obey tags.csv: a garment not tagged in a photo is never pseudo-labelled
     tensorboard: bool = True
 
@@ -106,6 +107,8 @@ class TrainConfig:
             raise ConfigError(f"ema {self.ema} must be in [0, 1)")
         if not 0 <= self.pseudo_threshold <= 1:
             raise ConfigError(f"pseudo_threshold {self.pseudo_threshold} must be in [0, 1]")
+        if not 0 <= self.pseudo_balance < 1:
+            raise ConfigError(f"pseudo_balance {self.pseudo_balance} must be in [0, 1)")
         if not 0 < self.scale_min <= self.scale_max:
             raise ConfigError(f"scale range {self.scale_min}..{self.scale_max} is empty")
         if not 0 <= self.val_fraction < 1:

@@ -3,7 +3,10 @@
 The teacher is the exponential moving average of the student (the run's EMA). Each step it
 labels a batch of unlabelled photos as they are (the weak view); pixels whose top probability
 is under ``pseudo_threshold`` are ignored, and where the photo has tags a class it is not
-tagged with can never be a pseudo-label (its logit is masked before the softmax). The student
+tagged with can never be a pseudo-label (its logit is masked before the softmax). With
+``pseudo_balance`` the threshold is per class (class-balanced self-training): a class keeps at
+least that share of the pixels the teacher gives it, so rare garments, of which a young teacher
+is seldom sure, are not starved of pseudo-labels. The student
 learns those labels on a strong view: flip, a wider scale-and-crop, stronger colour jitter and
 one erased box per photo, moved with the labels. The unlabelled loss ramps up over the first
 fifth of training, while the teacher is still poor.
@@ -24,6 +27,9 @@ from ..data.transforms import augment, to_float
 from .loader import BatchPlan, make_loader
 
 RAMP = 0.2  # share of the optimizer steps over which the unlabelled weight ramps up
+# Per-class thresholds follow a running estimate over batches: a class seldom seen in a batch
+# should not swing its threshold on a handful of pixels.
+BALANCE_MOMENTUM = 0.9
 
 
 class MeanTeacher:
@@ -51,6 +57,7 @@ class MeanTeacher:
             root, self.plan, config.workers, device.type == "cuda", "allowed.npy"
         )
         self._batches = iter(())
+        self.class_conf: torch.Tensor | None = None  # running per-class quantile (pseudo_balance)
 
     def start_epoch(self, epoch: int, steps: int, rank: int = 0, world: int = 1) -> None:
         """Draw this epoch's unlabelled batches (one per labelled batch), reproducibly."""
@@ -89,7 +96,10 @@ class MeanTeacher:
             logits = self.teacher(images)
         logits = logits.float().masked_fill(~allowed[:, :, None, None], float("-inf"))
         conf, labels = logits.softmax(1).max(1)
-        labels = torch.where(conf >= self.config.pseudo_threshold, labels, IGNORE)
+        threshold = self.config.pseudo_threshold
+        if self.config.pseudo_balance > 0:
+            threshold = self._class_thresholds(conf, labels, logits.shape[1])[labels]
+        labels = torch.where(conf >= threshold, labels, IGNORE)
         images, labels = augment(
             images,
             labels,
@@ -99,6 +109,51 @@ class MeanTeacher:
             jitter=max(0.5, self.config.color_jitter),
         )
         return _erase_box(images, gen), labels
+
+    def _class_thresholds(
+        self, conf: torch.Tensor, labels: torch.Tensor, num_classes: int
+    ) -> torch.Tensor:
+        """Each class's threshold: ``pseudo_threshold``, or lower where the running quantile
+        that keeps a ``pseudo_balance`` share of the class's pixels is lower. Shape (C,)."""
+        quantile, seen = class_quantiles(conf, labels, num_classes, 1 - self.config.pseudo_balance)
+        if self.class_conf is None:
+            self.class_conf = torch.full_like(quantile, float("nan"))
+        old = self.class_conf
+        blended = torch.where(
+            old.isnan(), quantile, BALANCE_MOMENTUM * old + (1 - BALANCE_MOMENTUM) * quantile
+        )
+        self.class_conf = torch.where(seen, blended, old)
+        return torch.minimum(
+            self.class_conf.nan_to_num(self.config.pseudo_threshold),
+            torch.tensor(self.config.pseudo_threshold, device=conf.device),
+        )
+
+
+def class_quantiles(
+    conf: torch.Tensor, labels: torch.Tensor, num_classes: int, q: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """The ``q`` quantile (lower value) of ``conf`` among the pixels of each class, in one sort
+    and with no host sync (a loop over classes would wait on the device once per class).
+
+    Args:
+        conf: float (N, H, W) in [0, 1].
+        labels: int64 (N, H, W) in [0, num_classes).
+        num_classes: C.
+        q: in [0, 1].
+
+    Returns:
+        quantiles float (C,), 0 for absent classes; present bool (C,).
+    """
+    labels = labels.flatten()
+    # Class k's pixels sort inside [k, k + 0.5]: one sort orders classes, then confidences.
+    keys = (labels.double() + conf.flatten().double() * 0.5).sort().values
+    counts = torch.bincount(labels, minlength=num_classes)
+    starts = counts.cumsum(0) - counts
+    at = starts + (q * (counts - 1).clamp(min=0)).long()
+    classes = torch.arange(num_classes, device=conf.device, dtype=torch.float64)
+    values = (keys[at.clamp(max=keys.numel() - 1)] - classes) * 2
+    present = counts > 0
+    return torch.where(present, values, 0.0).float(), present
 
 
 def _erase_box(images: torch.Tensor, gen: torch.Generator) -> torch.Tensor:
