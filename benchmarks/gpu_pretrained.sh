@@ -13,16 +13,9 @@
 # Small files go to $OUT: the metrics, histories and slimmed (fp16) best checkpoints.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-gpu-out}
 RUNS=${RUNS:-/tmp/pretrained-runs}
-DATA=${DATA:-shared/data/ccp-fashionpedia}
-[ -d "$DATA" ] || DATA=../shared/data/ccp-fashionpedia
-UNL=${UNL:-gpu-data/ccp-unlabelled}
-[ -d "$UNL" ] || UNL=../shared/data/ccp-unlabelled
-PY=${PY:-python3}
+source benchmarks/gpu_env.sh
 MIN=${MAX_MINUTES:-5.5}
-export PYTHONPATH="$PWD/src:$PWD/gpu-deps:$PWD/gpu-deps2${PYTHONPATH:+:$PYTHONPATH}"
-export FASHIONSEG_CACHE=$RUNS/cache
 COMMON=(--config configs/ccp_pretrained.yaml --device cuda --max-minutes "$MIN")
 SIZE0=256x384 SIZE2=320x480
 VAL=configs/ccp/val.txt

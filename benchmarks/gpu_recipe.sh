@@ -12,15 +12,8 @@
 #   device run: bash benchmarks/gpu_recipe.sh      CPU dry run: bash benchmarks/gpu_recipe.sh --dry-run
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-gpu-out}
 RUNS=${RUNS:-/tmp/recipe-runs}
-DATA=${DATA:-shared/data/ccp-fashionpedia}
-[ -d "$DATA" ] || DATA=../shared/data/ccp-fashionpedia
-UNL=${UNL:-gpu-data/ccp-unlabelled}
-[ -d "$UNL" ] || UNL=../shared/data/ccp-unlabelled
-PY=${PY:-python3}
-export PYTHONPATH="$PWD/src:$PWD/gpu-deps:$PWD/gpu-deps2${PYTHONPATH:+:$PYTHONPATH}"
-export FASHIONSEG_CACHE=$RUNS/cache
+source benchmarks/gpu_env.sh
 COMMON=(--config configs/ccp_pretrained.yaml --device cuda)
 ONE=(--unlabelled "" --max-minutes "${STAGE1:-5.5}")
 TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --lr 0.0003 --warmup-epochs 0
