@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Issue 13's next recipe on a lent GPU, in one call of about 9 minutes: the two stages that
 # docs/accuracy.md's ablation points to, inside the issue's 10 minutes of one card:
-#   1. labelled photos only (configs/ccp_pretrained.yaml, --unlabelled ""), STAGE1 minutes;
+#   1. labelled photos only (configs/ccp_pretrained.yaml, --unlabelled ""), STAGE1 minutes (5);
 #   2. from stage 1's best weights (--init, so the teacher is good from its first step), plus
 #      the unlabelled photos and their tags, with class-balanced thresholds (--pseudo-balance
-#      0.5, so rare garments keep pseudo-labels), STAGE2 minutes.
+#      0.5, so rare garments keep pseudo-labels), STAGE2 minutes (2.5). Prepare, training and scoring fit the 10 minutes a device call may take.
 # Two encoders go through both stages side by side on the card: L0 = Lite0 at 256x384 (the
 # bundled model's architecture) and L2 = Lite2 at 320x480. Every best.pt is then scored on the
 # fixed validation split at the photos' own size, plain and with flip TTA.
@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/tmp/recipe-runs}
 source benchmarks/gpu_env.sh
 COMMON=(--config configs/ccp_pretrained.yaml --device cuda)
-ONE=(--unlabelled "" --max-minutes "${STAGE1:-5.5}")
+ONE=(--unlabelled "" --max-minutes "${STAGE1:-5}")
 TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --lr 0.0003 --warmup-epochs 0
-  --max-minutes "${STAGE2:-3}")
+  --max-minutes "${STAGE2:-2.5}")
 SIZE0=256x384 SIZE2=320x480
 VAL=configs/ccp/val.txt
 if [ "${1:-}" = "--dry-run" ]; then
