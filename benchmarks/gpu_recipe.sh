@@ -4,7 +4,8 @@
 #   1. labelled photos only (configs/ccp_pretrained.yaml, --unlabelled ""), STAGE1 minutes (5);
 #   2. from stage 1's best weights (--init, so the teacher is good from its first step), plus
 #      the unlabelled photos and their tags, with class-balanced thresholds (--pseudo-balance
-#      0.5, so rare garments keep pseudo-labels), STAGE2 minutes (2.5). Prepare, training and scoring fit the 10 minutes a device call may take.
+#      0.5, so rare garments keep pseudo-labels), STAGE2 minutes (2.5).
+# Preparing, training and scoring fit the 10 minutes that one device call may take.
 # Two encoders go through both stages side by side on the card: L0 = Lite0 at 256x384 (the
 # bundled model's architecture) and L2 = Lite2 at 320x480. Every best.pt is then scored on the
 # fixed validation split at the photos' own size, plain and with flip TTA.
