@@ -59,7 +59,7 @@ BASE = dict(
 # (key, what changes) relative to BASE
 LABELLED = [
     ("base", "base: Lite0, 128x192, flip + scale 0.5-1.75 + jitter 0.3, 8 epochs, CE + Dice", {}),
-    ("lite2", "encoder Lite2 (Lite0: 3.9 M parameters in all, Lite2: 6.4 M)",
+    ("lite2", "encoder Lite2 (Lite0: 3.9 M parameters in all, Lite2: 5.3 M)",
      {"encoder": "efficientnet_lite2"}),
     ("size160", "input 160x240 (1.56x the pixels)", {"size": "160x240"}),
     ("aug-off", "augmentation off (flip only)", {"scale_min": 1.0, "scale_max": 1.0,
