@@ -6,10 +6,10 @@ is under ``pseudo_threshold`` are ignored, and where the photo has tags a class 
 tagged with can never be a pseudo-label (its logit is masked before the softmax). With
 ``pseudo_balance`` the threshold is per class (class-balanced self-training): a class keeps at
 least that share of the pixels the teacher gives it, so rare garments, of which a young teacher
-is seldom sure, are not starved of pseudo-labels. The student
-learns those labels on a strong view: flip, a wider scale-and-crop, stronger colour jitter and
-one erased box per photo, moved with the labels. The unlabelled loss ramps up over the first
-fifth of training, while the teacher is still poor.
+is seldom sure, are not starved of pseudo-labels. The student learns those labels on a strong
+view: flip, a wider scale-and-crop, stronger colour jitter and one erased box per photo, moved
+with the labels. The unlabelled loss ramps up over the first fifth of training, while the
+teacher is still poor.
 """
 
 from __future__ import annotations
@@ -123,10 +123,8 @@ class MeanTeacher:
             old.isnan(), quantile, BALANCE_MOMENTUM * old + (1 - BALANCE_MOMENTUM) * quantile
         )
         self.class_conf = torch.where(seen, blended, old)
-        return torch.minimum(
-            self.class_conf.nan_to_num(self.config.pseudo_threshold),
-            torch.tensor(self.config.pseudo_threshold, device=conf.device),
-        )
+        threshold = self.config.pseudo_threshold
+        return self.class_conf.nan_to_num(threshold).clamp(max=threshold)
 
 
 def class_quantiles(
