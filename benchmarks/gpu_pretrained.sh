@@ -18,15 +18,10 @@ source benchmarks/gpu_env.sh
 MIN=${MAX_MINUTES:-5.5}
 COMMON=(--config configs/ccp_pretrained.yaml --device cuda --max-minutes "$MIN")
 SIZE0=256x384 SIZE2=320x480
-VAL=configs/ccp/val.txt
 if [ "${1:-}" = "--dry-run" ]; then
-  COMMON=(--config configs/ccp_pretrained.yaml --device cpu --epochs 1 --max-minutes 0
-    --batch-size 2 --workers 0 --eval-every 1 --train-list "$RUNS/dry-train.txt")
+  dry_split
+  COMMON=(--config configs/ccp_pretrained.yaml "${DRY[@]}")
   SIZE0=64x96 SIZE2=64x96
-  mkdir -p "$RUNS"; head -n 4 configs/ccp/val.txt >"$RUNS/dry-val.txt"
-  COMMON+=(--val-list "$RUNS/dry-val.txt")
-  VAL=$RUNS/dry-val.txt
-  ls "$DATA/train" | head -n 20 | sed 's/\.jpg$//' | grep -vxFf configs/ccp/val.txt | head -n 6 >"$RUNS/dry-train.txt"
 fi
 mkdir -p "$OUT" "$RUNS"
 nvidia-smi --query-gpu=name,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || echo "no GPU" >"$OUT/gpu.txt"
@@ -50,16 +45,10 @@ else
 fi
 wait
 echo "trainings done after $(( $(date +%s) - start )) s" | tee -a "$OUT/runs.txt"
-score() {  # name, tta: the fixed validation split at each photo's own size
-  local flag=(); [ "$2" = flip ] && flag=(--tta flip)
-  $PY -m fashionseg evaluate "$RUNS/$1/best.pt" --data "$DATA" --ids "$VAL" --batch-size 16 \
-    "${flag[@]}" --out "$OUT/$1-val-$2.json" >"$RUNS/$1-eval-$2.log" 2>&1 \
-    || echo "$1: evaluate ($2) failed" >>"$OUT/runs.txt"
-}
 for name in A B C D; do
   [ -f "$RUNS/$name/best.pt" ] || continue
-  score $name none &
-  score $name flip &
+  score $name none "$OUT" &
+  score $name flip "$OUT" &
 done
 wait
 echo "scored after $(( $(date +%s) - start )) s" | tee -a "$OUT/runs.txt"

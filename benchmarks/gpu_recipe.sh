@@ -20,17 +20,12 @@ ONE=(--unlabelled "" --max-minutes "${STAGE1:-5}")
 TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --lr 0.0003 --warmup-epochs 0
   --max-minutes "${STAGE2:-2.5}")
 SIZE0=256x384 SIZE2=320x480
-VAL=configs/ccp/val.txt
 if [ "${1:-}" = "--dry-run" ]; then
-  COMMON=(--config configs/ccp_pretrained.yaml --device cpu --batch-size 2 --workers 0
-    --eval-every 1 --train-list "$RUNS/dry-train.txt" --val-list "$RUNS/dry-val.txt")
-  ONE=(--unlabelled "" --epochs 1 --max-minutes 0)
-  TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --warmup-epochs 0 --epochs 1 --max-minutes 0)
+  dry_split
+  COMMON=(--config configs/ccp_pretrained.yaml "${DRY[@]}")
+  ONE=(--unlabelled "")
+  TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --warmup-epochs 0)
   SIZE0=64x96 SIZE2=64x96
-  VAL=$RUNS/dry-val.txt
-  mkdir -p "$RUNS"
-  head -n 4 configs/ccp/val.txt >"$RUNS/dry-val.txt"
-  ls "$DATA/train" | head -n 20 | sed 's/\.jpg$//' | grep -vxFf configs/ccp/val.txt | head -n 6 >"$RUNS/dry-train.txt"
 fi
 mkdir -p "$OUT" "$RUNS"
 nvidia-smi --query-gpu=name,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || echo "no GPU" >"$OUT/gpu.txt"
@@ -50,16 +45,9 @@ both() {  # name, cache, size, encoder: stage 1 then stage 2 from its best weigh
 both L0 c0 $SIZE0 efficientnet_lite0 &
 both L2 c2 $SIZE2 efficientnet_lite2 &
 wait
-score() {  # run, tta
-  local flag=()
-  [ "$2" = flip ] && flag=(--tta flip)
-  $PY -m fashionseg evaluate "$RUNS/$1/best.pt" --data "$DATA" --ids "$VAL" --batch-size 16 \
-    "${flag[@]}" --out "$RUNS/$1-val-$2.json" >"$RUNS/$1-eval-$2.log" 2>&1 \
-    || echo "$1: evaluate ($2) failed" >>"$OUT/runs.txt"
-}
 runs=(L0-1 L0-2 L2-1 L2-2)
 for name in "${runs[@]}"; do
-  [ -f "$RUNS/$name/best.pt" ] && { score "$name" none & score "$name" flip & }
+  [ -f "$RUNS/$name/best.pt" ] && { score "$name" none "$RUNS" & score "$name" flip "$RUNS" & }
 done
 wait
 echo "scored after $(($(date +%s) - start)) s" >>"$OUT/runs.txt"
