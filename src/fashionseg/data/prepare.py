@@ -10,7 +10,9 @@ Layout of a cache folder::
     errors.csv    skipped images and why
 
 Writing is resumable: ``status`` is flushed only after the data it vouches for, so a killed
-run redoes at most the last few images.
+run redoes at most the last few images. One process builds a cache at a time: the others (two
+``prepare`` runs, or two machines training on one raw folder through a shared user cache) wait
+on ``.lock`` and then open the finished cache; readers never open an unfinished one.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from numpy.lib.format import open_memmap
 
+from ..files import FileLock, atomic_write
 from .categories import CategoryTable
 from .compose import compose_resized, keep_classes
 from .formats import Dataset, Record, open_dataset
@@ -76,10 +79,19 @@ def is_cache(path: str | Path) -> bool:
     return (Path(path) / "meta.json").is_file() and (Path(path) / "masks.npy").is_file()
 
 
+def cache_lock(root: Path) -> FileLock:
+    """The lock a process holds while it builds (or finishes) the cache in ``root``."""
+    return FileLock(root / ".lock", f"the cache {root}")
+
+
 def open_cache(path: str | Path) -> Cache:
-    """Open a finished cache for reading (memory-mapped)."""
+    """Open a finished cache for reading (memory-mapped). A cache that another process is
+    still building is waited for; one that nobody is building is refused."""
     root = Path(path)
     meta = json.loads((root / "meta.json").read_text())
+    if not meta.get("complete") and cache_lock(root).held_elsewhere():
+        with cache_lock(root):
+            meta = json.loads((root / "meta.json").read_text())
     if not meta.get("complete"):
         raise ValueError(f"{root}: cache is incomplete; rerun `fashionseg prepare` to finish it")
     status = np.load(root / "status.npy")
@@ -128,6 +140,13 @@ def prepare(
         "source": str(Path(dataset.root).resolve()),
         "layout": dataset.layout,
     }
+    with cache_lock(root):
+        return _build(dataset, root, settings, table, workers, strict)
+
+
+def _build(dataset: Dataset, root: Path, settings: dict, table, workers, strict: bool) -> Cache:
+    """Create, resume or just open the cache (the caller holds its lock)."""
+    out_h, out_w = settings["size"]
     meta_path = root / "meta.json"
     n = len(dataset)
     resume = meta_path.exists()
@@ -148,7 +167,11 @@ def prepare(
                 yield index, record
 
     fn = functools.partial(
-        prepare_one, out_h=out_h, out_w=out_w, keep_aspect=keep_aspect, classes=classes
+        prepare_one,
+        out_h=out_h,
+        out_w=out_w,
+        keep_aspect=settings["keep_aspect"],
+        classes=settings["classes"],
     )
     errors = ErrorLog(root, append=resume)
     try:
@@ -233,6 +256,4 @@ def _release(array: np.ndarray) -> None:
 
 
 def _write_meta(path: Path, meta: dict) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(meta))
-    tmp.replace(path)
+    atomic_write(path, json.dumps(meta))

@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from ..files import FileLock, atomic_write, temp_path
 from .formats import DataFormatError
 from .images import DataError, load_resized
 
@@ -42,7 +43,7 @@ def read_tags(path: Path, num_classes: int) -> dict[str, np.ndarray]:
     """
     out = {}
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:
             reader = csv.DictReader(f)
             if not {"ImageId", "ClassIds"} <= set(reader.fieldnames or []):
                 raise DataFormatError(f"{path}: needs the columns ImageId and ClassIds")
@@ -88,6 +89,14 @@ def build_unlabelled(
     folder, out = Path(folder), Path(out)
     if (out / "meta.json").is_file():
         return out
+    # One builder at a time; a process that waited finds the cache made and uses it.
+    with FileLock(out.with_name(f".{out.name}.lock"), f"the unlabelled cache {out}"):
+        if (out / "meta.json").is_file():
+            return out
+        return _build(folder, out, size, keep_aspect, num_classes, use_tags)
+
+
+def _build(folder: Path, out: Path, size, keep_aspect: bool, num_classes: int, use_tags: bool):
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of unlabelled photos")
     photos = list_photos(folder)
@@ -95,7 +104,7 @@ def build_unlabelled(
         raise DataFormatError(f"{folder}: no photos (.jpg, .jpeg, .png, .webp) found")
     tags_file = folder / "tags.csv"
     tags = read_tags(tags_file, num_classes) if use_tags and tags_file.is_file() else {}
-    final, out = out, out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    final, out = out, temp_path(out)
     out.mkdir(parents=True, exist_ok=True)
     h, w = size
     images = np.lib.format.open_memmap(
@@ -126,10 +135,9 @@ def build_unlabelled(
         with open(out / "errors.csv", "w", newline="") as f:
             csv.writer(f).writerows([("file", "reason"), *errors])
     meta = {"ids": kept, "size": [h, w], "tagged": sum(k in tags for k in kept)}
-    (out / "meta.json").write_text(json.dumps(meta))
-    # Built aside and renamed whole: runs started together never see a half-written cache.
-    try:
-        os.rename(out, final)
-    except OSError:  # another process finished the same cache first
-        shutil.rmtree(out, ignore_errors=True)
+    atomic_write(out / "meta.json", json.dumps(meta))
+    # Built aside and renamed whole: a reader never sees a half-written cache.
+    if final.exists():  # a leftover of a build killed before it finished
+        shutil.rmtree(final)
+    os.rename(out, final)
     return final
