@@ -233,7 +233,10 @@ def test_untrusted_files_are_one_line_errors(tmp_path, capsys):
     buf[29:33] = struct.pack(">I", zlib.crc32(bytes(buf[12:29])))
     (m / "masks" / "bomb.png").write_bytes(bytes(buf))
     (m / "classes.txt").write_text("background\nshirt\n")
-    assert main(["masks", str(m), "--out", str(tmp_path / "m4")]) == 0
+    # Its only image is bad: the command says so (nothing was made) and lists why.
+    capsys.readouterr()
+    assert main(["masks", str(m), "--out", str(tmp_path / "m4")]) == 2
+    assert "no usable images" in capsys.readouterr().err.strip().splitlines()[-1]
     assert "bomb.png" in (tmp_path / "m4" / "errors.csv").read_text()
     (m / "classes.txt").write_text("\n".join(f"c{i}" for i in range(300)))
     assert "at most 254" in one_line(["masks", str(m), "--out", str(tmp_path / "m5")])

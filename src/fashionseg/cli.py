@@ -7,6 +7,7 @@ start fast.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -30,6 +31,8 @@ def cmd_masks(args) -> None:
         output_dir(args.out, [p for p in data.iterdir() if p.is_dir()])
 
     n = write_masks(args.data, args.out, args.size, args.classes, args.strict, args.workers)
+    if n == 0:
+        raise UsageError(f"{args.data}: no usable images; reasons in {args.out}/errors.csv")
     print(f"wrote {n} label maps to {args.out}")
 
 
@@ -39,6 +42,8 @@ def cmd_prepare(args) -> None:
     cache = prepare(
         args.data, args.out, args.size, args.workers, args.keep_aspect, args.classes, args.strict
     )
+    if len(cache) == 0:
+        raise UsageError(f"{args.data}: no usable images; reasons in {args.out}/errors.csv")
     print(f"cache ready: {len(cache)} images at {cache.size[1]}x{cache.size[0]} in {args.out}")
 
 
@@ -159,8 +164,10 @@ def main(argv: list[str] | None = None) -> int:
 
     from .data.formats import DataFormatError
     from .data.parallel import StrictError
+    from .errors import FashionsegError
 
     user_errors = (
+        FashionsegError,
         StrictError,
         DataFormatError,
         UsageError,
@@ -175,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; run the same command again to continue", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``| head``): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as e:
         if debug:
             raise

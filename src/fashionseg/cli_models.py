@@ -37,7 +37,7 @@ def cmd_train(args) -> None:
     config = load_config(args.config, **flags)
     if not config.data:
         raise ValueError("--data is required (a cache or a data folder)")
-    train(config)
+    train(config, overwrite=args.overwrite)
 
 
 def cmd_evaluate(args) -> None:
@@ -136,6 +136,11 @@ def _train_flags(p) -> None:
 
     p.add_argument("--config", help="YAML file of settings; flags override it")
     p.add_argument("--resume", metavar="RUN", help="continue an interrupted run folder")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="start over in an --out folder that holds a run (its checkpoints are removed)",
+    )
     for name, field in TrainConfig.__dataclass_fields__.items():
         flag = "--" + name.replace("_", "-")
         kind = type(field.default)

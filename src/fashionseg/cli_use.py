@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from .errors import FashionsegError
+
 MODEL_SUFFIXES = (".pt", ".pth", ".onnx")
 
 
@@ -43,6 +45,11 @@ def cmd_predict(args) -> None:
         feather=args.feather,
         skip_existing=args.skip_existing,
     )
+    todo = result["photos"] - result["existing"]
+    if todo and not result["written"]:
+        raise FashionsegError(
+            f"none of the {todo} photos could be segmented; reasons in {result['out']}/errors.csv"
+        )
     print(
         f"{result['written']} of {result['photos']} photos segmented -> {result['out']}"
         + (f" ({result['existing']} already there)" if result["existing"] else "")
@@ -87,6 +94,21 @@ def cmd_serve(args) -> None:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"serving on {args.host}: reachable from other machines", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def cmd_categories(args) -> None:
+    from .bundled import bundled_model
+    from .use.inference import Predictor
+    from .use.predict.products import GROUPS
+
+    if args.groups:
+        for group, members in GROUPS.items():
+            print(f"{group}: {'; '.join(members)}")
+        return
+    predictor = Predictor(args.model or bundled_model(), device="cpu")
+    for value, name in enumerate(predictor.categories.names()):
+        if value:
+            print(f"{value - 1:>3}  {name}")
 
 
 def add_use_commands(sub) -> None:
@@ -175,6 +197,13 @@ def _add_analyze_export_serve(sub) -> None:
         help="photos like those the model will see, for --int8 (32 or more is best)",
     )
     p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser(
+        "categories", help="the ClassIds and names a model knows (the names --only takes)"
+    )
+    p.add_argument("model", nargs="?", help="checkpoint or exported model; default: bundled")
+    p.add_argument("--groups", action="store_true", help="the body-region groups instead")
+    p.set_defaults(fn=cmd_categories)
 
     p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")
     p.add_argument(

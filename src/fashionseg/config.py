@@ -146,10 +146,7 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
     """Defaults, then the YAML file, then the non-None ``overrides`` (the command-line flags)."""
     data: dict = {}
     if path:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
-        if not isinstance(data, dict):
-            raise ValueError(f"{path}: expected a mapping of config keys")
+        data = read_yaml(path)
         # Split files named in a YAML are found next to it when not from the working folder.
         for key in ("train_list", "val_list"):
             name = data.get(key)
@@ -157,6 +154,29 @@ def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
                 data[key] = str(Path(path).parent / name)
     data.update({k: v for k, v in overrides.items() if v is not None})
     return TrainConfig.from_dict(data).validate()
+
+
+def read_yaml(path: str | Path) -> dict:
+    """A YAML file of settings as a dict (empty file: empty dict), read safely: no tag runs.
+
+    Raises:
+        ConfigError: not UTF-8, not valid YAML (with the line), or not a mapping; naming the file.
+    """
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = yaml.safe_load(f)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})") from None
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigError(f"{path}: not valid YAML{where} ({problem})") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of settings, not a {type(data).__name__}")
+    return data
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:

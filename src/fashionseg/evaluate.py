@@ -19,6 +19,7 @@ from .data.formats import open_dataset
 from .data.images import DataError, load_resized
 from .data.prepare import is_cache, open_cache
 from .data.rle import RLEError
+from .files import read_ids
 from .training.metrics import ConfusionMatrix
 from .use.inference import Predictor
 
@@ -26,7 +27,7 @@ from .use.inference import Predictor
 def _wanted(ids_file: str | None) -> set[str] | None:
     if not ids_file:
         return None
-    return {line.strip() for line in Path(ids_file).read_text().splitlines() if line.strip()}
+    return set(read_ids(ids_file))
 
 
 def _check_categories(model_names: list[str], data_names: list[str], classes: str) -> None:

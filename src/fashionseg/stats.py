@@ -93,9 +93,9 @@ def _describe(values: list[int]) -> dict:
 
 def stats(data: str | Path, out: str | Path, samples: int = 6) -> dict:
     """Write figures (PNG), ``summary.md`` and ``summary.json`` describing a data set."""
-    import matplotlib
+    from .report.colors import plain_figures
 
-    matplotlib.use("Agg")
+    plain_figures()
     import matplotlib.pyplot as plt
 
     out = Path(out)

@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from .config import ConfigError, TrainConfig
+from .config import ConfigError, TrainConfig, read_yaml
 from .data.formats import open_dataset
+from .errors import FashionsegError
 from .selection import COMBINATION, rank_combinations
 
 RESULT_COLUMNS = [
@@ -54,6 +55,10 @@ STUDY_DECIDES = {
 }  # fmt: skip
 
 
+class StudyError(FashionsegError):
+    """A study that cannot start, or whose every run failed."""
+
+
 @dataclass
 class StudyConfig:
     models: list[str] = field(default_factory=lambda: ["unet", "segnet", "fcn_resnet50"])
@@ -76,9 +81,7 @@ class StudyConfig:
 
     @classmethod
     def load(cls, path: str | None, **overrides) -> StudyConfig:
-        data = {}
-        if path:
-            data = yaml.safe_load(Path(path).read_text()) or {}
+        data = read_yaml(path) if path else {}
         data.update({k: v for k, v in overrides.items() if v is not None})
         unknown = set(data) - set(cls.__dataclass_fields__)
         if unknown:
@@ -124,6 +127,10 @@ def write_split(data: str, out: Path, cfg: StudyConfig) -> dict[str, Path]:
     if all(p.exists() for p in paths.values()):
         return paths
     ids = [r.image_id for r in open_dataset(data) if not r.error and r.path.is_file()]
+    if len(ids) < 3:
+        raise StudyError(
+            f"{data}: {len(ids)} usable photos; a study needs at least 3 (train, val and test)"
+        )
     perm = np.random.default_rng(cfg.split_seed).permutation(len(ids))
     n_test = max(1, round(len(ids) * cfg.test_fraction))
     n_val = max(1, round(len(ids) * cfg.val_fraction))
@@ -275,7 +282,13 @@ def run_study(data: str, out: str | Path, cfg: StudyConfig) -> Path:
             stage(2, cfg.sizes[1], [combo], cfg.epochs_final or cfg.epochs)
     from .report.study_report import write_report
 
-    return write_report(out, rows, cfg, data, split)
+    report = write_report(out, rows, cfg, data, split)
+    if not any(r["status"] == "ok" for r in rows):
+        first = next((r["error"] for r in rows if r["error"]), "")
+        raise StudyError(
+            f"{out}: all {len(rows)} runs failed (the first: {first}); see {out / 'results.csv'}"
+        )
+    return report
 
 
 def select_top(rows: list[dict], grid, cfg: StudyConfig) -> list:

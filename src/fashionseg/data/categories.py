@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
+from ..errors import DataFormatError
+
 # Label maps store ClassId + 1 (0 is background); IGNORE marks pixels no loss or metric sees.
 IGNORE = 255
 # Kaggle ids 0-26 are the whole garments kept by ``--classes garments``.
@@ -54,24 +56,61 @@ class CategoryTable:
 
     @classmethod
     def from_json(cls, data: dict) -> CategoryTable:
-        cats = [
-            Category(int(c["id"]), str(c["name"]), c.get("supercategory", ""), c.get("level", 0))
-            for c in data["categories"]
-        ]
+        """The table of a ``label_descriptions.json``-style dict.
+
+        Raises:
+            ValueError: a missing key, an entry of the wrong type, or ids with gaps; the
+                message names the entry.
+        """
+        if not isinstance(data, dict) or not isinstance(data.get("categories"), list):
+            raise ValueError("expected an object with a list of categories")
+        cats = [_category(k, c) for k, c in enumerate(data["categories"])]
         cats.sort(key=lambda c: c.id)
         if [c.id for c in cats] != list(range(len(cats))):
             raise ValueError("category ids must be 0..K-1 without gaps")
-        attrs = {int(a["id"]): str(a["name"]) for a in data.get("attributes", [])}
+        attributes = data.get("attributes") or []
+        if not isinstance(attributes, list):
+            raise ValueError("attributes must be a list")
+        attrs = {}
+        for k, a in enumerate(attributes):
+            try:
+                attrs[int(a["id"])] = str(a["name"])
+            except (KeyError, TypeError, ValueError):
+                raise ValueError(f"attribute {k} needs an integer id and a name") from None
         return cls(cats, attrs)
 
     @classmethod
     def load(cls, path: str | Path) -> CategoryTable:
-        with open(path) as f:
-            return cls.from_json(json.load(f))
+        """Read a ``label_descriptions.json``.
+
+        Raises:
+            DataFormatError: not UTF-8, not JSON, or not a category table; naming the file.
+        """
+        try:
+            with open(path, encoding="utf-8") as f:
+                return cls.from_json(json.load(f))
+        except UnicodeDecodeError as e:
+            raise DataFormatError(f"{path}: not UTF-8 text (byte {e.start})") from None
+        except json.JSONDecodeError as e:
+            raise DataFormatError(f"{path}: not valid JSON ({e.msg} at line {e.lineno})") from None
+        except ValueError as e:
+            raise DataFormatError(f"{path}: not a category table ({e})") from None
 
     def garments_only(self) -> CategoryTable:
         """The table restricted to whole garments (ids 0-26)."""
         return CategoryTable([c for c in self.categories if c.id < NUM_GARMENTS], self.attributes)
+
+
+def _category(k: int, entry) -> Category:
+    try:
+        return Category(
+            int(entry["id"]),
+            str(entry["name"]),
+            str(entry.get("supercategory", "")),
+            int(entry.get("level", 0)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError):
+        raise ValueError(f"category {k} needs an integer id and a name") from None
 
 
 def fashionpedia() -> CategoryTable:

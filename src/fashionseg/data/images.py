@@ -8,6 +8,7 @@ problem becomes a :class:`DataError` with a one-line reason.
 from __future__ import annotations
 
 import io
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,46 @@ Image.MAX_IMAGE_PIXELS = 1 << 28
 
 class DataError(ValueError):
     """One image (or its annotation) cannot be used; the message is the reason."""
+
+
+_WARNED: set[str] = set()
+
+
+def upright(im: Image.Image, name: str = "photo") -> Image.Image:
+    """The photo turned as its EXIF orientation says. An EXIF block that Pillow cannot handle
+    (tags of the wrong type, as some phones and editors write) keeps the stored orientation;
+    that is said once per file name, and the photo is used."""
+    try:
+        return ImageOps.exif_transpose(im)
+    except Exception as e:  # Pillow raises TypeError, ValueError, AttributeError, ... here
+        if name not in _WARNED:
+            _WARNED.add(name)
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:80]
+            print(
+                f"{name}: unreadable EXIF ({reason}); the stored orientation is kept",
+                file=sys.stderr,
+            )
+        return im
+
+
+def to_rgb(im: Image.Image) -> Image.Image:
+    """8-bit RGB of any photo mode. 16- and 32-bit greyscale (``I;16``, ``I``, ``F``: PNG and
+    TIFF scans, medical-style exports) are scaled to 8 bits; Pillow's own conversion would clip
+    everything above 255 to white."""
+    if im.mode.startswith("I;16") or im.mode in ("I", "F"):
+        values = np.asarray(im, dtype=np.float64)
+        if im.mode.startswith("I;16") or (
+            values.min(initial=0) >= 0 and values.max(initial=0) <= 65535 and im.mode == "I"
+        ):
+            scaled = values / 257.0
+        elif im.mode == "F" and values.min(initial=0) >= 0 and values.max(initial=0) <= 1:
+            scaled = values * 255.0
+        else:  # an arbitrary range: stretch it
+            low, high = values.min(initial=0), values.max(initial=0)
+            scaled = (values - low) * (255.0 / max(high - low, 1e-12))
+        grey = np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
+        return Image.fromarray(grey, "L").convert("RGB")
+    return im if im.mode == "RGB" else im.convert("RGB")
 
 
 def open_checked(path: Path, height: int | None = None, width: int | None = None) -> Image.Image:
@@ -101,12 +142,12 @@ def decode_canvas(
     """
     if auto_orient:
         im.load()
-        im = ImageOps.exif_transpose(im)
+        im = upright(im, Path(getattr(im, "filename", "") or "upload").name)
     new_h, new_w, top, left = fit(im.height, im.width, out_h, out_w, keep_aspect)
     if not auto_orient:
         im.draft("RGB", (new_w, new_h))
     im.load()
-    rgb = im.convert("RGB").resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
+    rgb = to_rgb(im).resize((new_w, new_h), Image.BILINEAR, reducing_gap=None)
     return place(np.asarray(rgb), out_h, out_w, top, left, fill)
 
 
@@ -128,12 +169,12 @@ def place(
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 
 
-def _open(source: Path | bytes, name: str) -> Image.Image:
+def _open(source: Path | bytes | io.BytesIO, name: str) -> Image.Image:
     """Open (header only) a photo of one of :data:`PHOTO_FORMATS`."""
     try:
-        return Image.open(
-            source if isinstance(source, Path) else io.BytesIO(source), formats=PHOTO_FORMATS
-        )
+        if isinstance(source, bytes):
+            source = io.BytesIO(source)
+        return Image.open(source, formats=PHOTO_FORMATS)
     except UnidentifiedImageError:
         raise DataError(
             f"{name}: not a photo in a supported format ({', '.join(PHOTO_FORMATS)})"
@@ -144,14 +185,48 @@ def _open(source: Path | bytes, name: str) -> Image.Image:
         raise DataError(f"{name}: not a readable image ({str(e)[:80]})") from None
 
 
+# A header check reads at most this much. Pillow reads a PNG's chunks up to the first image
+# data, so a file of a million empty chunks would otherwise take seconds to size up.
+HEADER_BYTES = 1 << 20
+
+
+class HeaderTooLong(Exception):
+    """A photo whose header does not end within :data:`HEADER_BYTES`."""
+
+
+class _Bounded(io.BytesIO):
+    """The bytes of a file, of which at most ``limit`` may be read (seeks are free, so a TIFF
+    whose directory sits at the end still sizes up cheaply)."""
+
+    def __init__(self, data: bytes, limit: int):
+        super().__init__(data)
+        self.left = limit
+
+    def read(self, size: int | None = -1) -> bytes:
+        out = super().read(size)
+        self.left -= len(out)
+        if self.left < 0:
+            raise HeaderTooLong
+        return out
+
+
 def photo_pixels(source: Path | bytes, max_pixels: int = 0) -> int:
-    """Width x height from the photo's header, without decoding it.
+    """Width x height from the photo's header, without decoding it, reading at most
+    :data:`HEADER_BYTES` of it.
 
     Raises:
-        DataError: not a supported photo; PixelLimitError: over ``max_pixels``.
+        DataError: not a supported photo, or a header that never ends; PixelLimitError: over
+            ``max_pixels``.
     """
     name = source.name if isinstance(source, Path) else "upload"
-    with _open(source, name) as im:
+    data = source.read_bytes() if isinstance(source, Path) else source
+    try:
+        im = _open(_Bounded(data, HEADER_BYTES), name)
+    except HeaderTooLong:
+        raise DataError(
+            f"{name}: its header does not end within {HEADER_BYTES} bytes (not a photo)"
+        ) from None
+    with im:
         pixels = im.width * im.height
         if max_pixels and pixels > max_pixels:
             raise PixelLimitError(
@@ -182,8 +257,8 @@ def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int 
     try:
         im.load()
         if auto_orient:
-            im = ImageOps.exif_transpose(im)
-        return im.convert("RGB")
+            im = upright(im, name)
+        return to_rgb(im)
     except (OSError, SyntaxError, ValueError) as e:
         raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
 

@@ -22,7 +22,7 @@ class MaskFolderDataset(Dataset):
         try:
             names = [
                 n.strip()
-                for n in classes_file.read_text(encoding="utf-8").splitlines()
+                for n in classes_file.read_text(encoding="utf-8-sig").splitlines()
                 if n.strip()
             ]
         except UnicodeDecodeError:

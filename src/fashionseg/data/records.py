@@ -6,13 +6,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..errors import DataFormatError
 from .categories import CategoryTable
 
+__all__ = ["DataFormatError", "Dataset", "Instance", "Record", "is_plain_name"]
+
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
-
-
-class DataFormatError(ValueError):
-    """A data folder that cannot be read at all (as opposed to one bad image)."""
 
 
 @dataclass(frozen=True)

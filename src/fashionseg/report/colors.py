@@ -107,3 +107,12 @@ def overlay_with_legend(image: np.ndarray, labels: np.ndarray, names: list[str])
         draw.text((w + 2 * size, y), texts[v], fill=(0, 0, 0), font=font)
         y += int(size * 1.6)
     return canvas
+
+
+def plain_figures() -> None:
+    """matplotlib without a screen, drawing every label as it is given: text from the data or
+    the user (category names, paths, search choices) is never parsed as mathtext (``$..$``)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    matplotlib.rcParams["text.parse_math"] = False

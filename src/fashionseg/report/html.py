@@ -7,8 +7,21 @@ import html
 from pathlib import Path
 
 
-def to_html(md: str, fig_dir: Path, title: str = "fashionseg study report") -> str:
-    """A small Markdown-to-HTML for the subset this report uses, with figures embedded."""
+def one_line(text) -> str:
+    """User-given text (a path, a search choice, an error) made safe for one Markdown line or
+    table cell: no line breaks (a line of its own could read as a figure) and no ``|``."""
+    return " ".join(str(text).split()).replace("|", "/")
+
+
+def to_html(md: str, fig_dir: Path, title: str = "fashionseg study report", figures=()) -> str:
+    """A small Markdown-to-HTML for the subset this report uses, with figures embedded.
+
+    Only the figures the command made are embedded: ``figures`` names them (files in
+    ``fig_dir``); any other image line is shown as text, so text a user gave can never pull a
+    file of the machine into a report that is passed around.
+    """
+    made = {Path(f).name for f in figures}
+    root = fig_dir.resolve()
     import re
 
     body, table = [], []
@@ -37,7 +50,8 @@ def to_html(md: str, fig_dir: Path, title: str = "fashionseg study report") -> s
             table.append(line)
             continue
         flush_table()
-        if m := re.match(r"!\[(.*)\]\(figures/(.+)\)", line):
+        m = re.fullmatch(r"!\[(.*)\]\(figures/([^/\\]+)\)", line)
+        if m and m.group(2) in made and (root / m.group(2)).resolve().parent == root:
             data = base64.b64encode((fig_dir / m.group(2)).read_bytes()).decode()
             body.append(
                 f'<figure><img alt="{html.escape(m.group(1))}" src="data:image/png;base64,{data}"></figure>'

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..selection import best_run, rank_combinations
 from .figures import best_run_figures, curves, panels
-from .html import to_html
+from .html import one_line, to_html
 
 
 def _fmt(v, digits: int = 3) -> str:
@@ -21,7 +21,7 @@ def _fmt(v, digits: int = 3) -> str:
         return "-"
     if isinstance(v, float):
         return f"{v:.{digits}f}"
-    return str(v)
+    return one_line(v)
 
 
 def _table(headers: list[str], rows: list[list]) -> str:
@@ -236,16 +236,16 @@ def _figures(out: Path, rows: list[dict], data: str, split: dict, fig_dir: Path)
 
 def write_report(out: Path, rows: list[dict], cfg, data: str, split: dict) -> Path:
     """Write ``report.md`` and ``report.html``; returns the HTML path."""
-    import matplotlib
+    from .colors import plain_figures
 
-    matplotlib.use("Agg")
+    plain_figures()
     fig_dir = out / "figures"
     fig_dir.mkdir(exist_ok=True)
     ok = [r for r in rows if r["status"] == "ok"]
     md = [
         "# Study report",
         "",
-        f"Data: `{data}`. Sizes {', '.join(cfg.sizes)}; {cfg.epochs} epochs; width {cfg.width}; "
+        f"Data: `{one_line(data)}`. Sizes {', '.join(cfg.sizes)}; {cfg.epochs} epochs; width {cfg.width}; "
         f"seeds {cfg.seeds}. Test split: {len(split['test'].read_text().split())} images never used for selection.",
         "",
     ]
@@ -258,8 +258,9 @@ def write_report(out: Path, rows: list[dict], cfg, data: str, split: dict) -> Pa
         md += [f"### {title}", "", f"![{title}](figures/{p.name})", ""]
     failed = [r for r in rows if r["status"] == "failed"]
     if failed:
-        md += ["## Failed runs", ""] + [f"- {r['run']}: {r['error']}" for r in failed] + [""]
+        md += ["## Failed runs", ""]
+        md += [f"- {one_line(r['run'])}: {one_line(r['error'])}" for r in failed] + [""]
     (out / "report.md").write_text("\n".join(md))
     html_path = out / "report.html"
-    html_path.write_text(to_html("\n".join(md), fig_dir))
+    html_path.write_text(to_html("\n".join(md), fig_dir, figures=[p for _, p in figures]))
     return html_path

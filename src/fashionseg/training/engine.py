@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 import sys
 import time
 from collections.abc import Callable
@@ -41,7 +42,16 @@ from .steps import Dist, TrainingError, init_distributed, pick_device, train_one
 OnEval = Callable[[int, dict], bool]
 
 
-def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = None) -> dict:
+# What a run folder holds once an epoch finished: a new run into it would replace them.
+RUN_FILES = ("last.pt", "best.pt", "history.csv", "metrics.json")
+
+
+def train(
+    config: TrainConfig,
+    resume: bool = False,
+    on_eval: OnEval | None = None,
+    overwrite: bool = False,
+) -> dict:
     """Train a model as ``config`` says, in ``config.out``; with ``resume`` continue from the
     last completed epoch in that folder.
 
@@ -52,6 +62,8 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
             returning True stops the run there (a tuner's pruning). ``metrics.json`` then
             has ``stopped_at``. Under torchrun every rank passes one (or none): rank 0's
             answer is broadcast.
+        overwrite: start a new run in a folder that holds one (its checkpoints, history and
+            TensorBoard events are removed first); without it such a folder is refused.
 
     Returns:
         The final validation metrics (also written to ``metrics.json``).
@@ -67,7 +79,7 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     out = Path(config.out)
-    state = _previous_state(out, resume)
+    state = _previous_state(out, resume, overwrite, dist_info.main)
     # Inputs are recorded as absolute paths, so the run resumes from any working folder.
     if config.init and state is None and not Path(config.init).is_file():
         raise CheckpointError(f"{config.init}: no such checkpoint (--init)")
@@ -105,7 +117,9 @@ def train(config: TrainConfig, resume: bool = False, on_eval: OnEval | None = No
     return _loop(run, data, progress, teacher, out, dist_info, on_eval)
 
 
-def _previous_state(out: Path, resume: bool) -> dict | None:
+def _previous_state(out: Path, resume: bool, overwrite: bool, main: bool) -> dict | None:
+    """The checkpoint to continue from (``resume``), or None for a new run, checking (on rank
+    0, which alone writes the folder) that a new run replaces nothing unless asked to."""
     if resume:
         if not (out / "last.pt").exists():
             raise TrainingError(
@@ -115,6 +129,18 @@ def _previous_state(out: Path, resume: bool) -> dict | None:
         return load_checkpoint(out / "last.pt")
     if out.exists() and not out.is_dir():
         raise TrainingError(f"{out}: exists and is not a folder; --out names the run folder")
+    if not main:
+        return None
+    held = [name for name in RUN_FILES if (out / name).exists()]
+    if held and not overwrite:
+        raise TrainingError(
+            f"{out}: holds a run ({', '.join(held)}); continue it with --resume {out}, or pass "
+            "--overwrite to start over (its checkpoints and history are then removed)"
+        )
+    if held:
+        for name in RUN_FILES:
+            (out / name).unlink(missing_ok=True)
+        shutil.rmtree(out / "tb", ignore_errors=True)
     return None
 
 

@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader, Dataset
 from ..config import TrainConfig
 from ..data.prepare import Cache, is_cache, open_cache, prepare
 from ..data.sizes import parse_size
+from ..files import read_ids
 from .errors import TrainingError
 
 
@@ -84,7 +85,7 @@ def split_indices(
         pos = {image_id: r for image_id, r in zip(ids, rows)}
 
         def read(path: str) -> np.ndarray:
-            wanted = [line.strip() for line in Path(path).read_text().splitlines() if line.strip()]
+            wanted = read_ids(path)
             missing = [w for w in wanted if w not in pos]
             if missing:
                 raise ValueError(

@@ -75,13 +75,13 @@ def _row(t: optuna.trial.FrozenTrial, names: list[str]) -> dict:
 
 def _report(study, trials, rows, names, folder: Path) -> Path:
     """A self-contained HTML page: the summary, the trial table and three figures."""
-    from ..report.html import to_html
+    from ..report.html import one_line, to_html
 
     figures = folder / "figures"
     figures.mkdir(exist_ok=True)
     count = tally(study)
     lines = [
-        f"# fashionseg tune: {study.study_name}",
+        f"# fashionseg tune: {one_line(study.study_name)}",
         f"{count['finished']} trials finished: {count['complete']} complete, "
         f"{count['pruned']} pruned, {count['failed']} failed; {count['lost']} lost with their "
         "worker and retried.",
@@ -93,7 +93,8 @@ def _report(study, trials, rows, names, folder: Path) -> Path:
             f"Best: trial {best.number}, validation mIoU **{best.value:.4f}** "
             f"(`fashionseg train --config {folder / 'best.yaml'}` reproduces it)."
         )
-    for name, title in _figures(study, figures):
+    made = _figures(study, figures)
+    for name, title in made:
         lines.append(f"## {title}")
         lines.append(f"![{title}](figures/{name})")
     lines.append("## Trials")
@@ -101,8 +102,13 @@ def _report(study, trials, rows, names, folder: Path) -> Path:
     lines.append("| " + " | ".join(head) + " |")
     lines.append("|" + "---|" * len(head))
     for row in rows:
-        lines.append("| " + " | ".join(_cell(row[c]) for c in head) + " |")
-    page = to_html("\n".join(lines), figures, title=f"fashionseg tune: {study.study_name}")
+        lines.append("| " + " | ".join(one_line(_cell(row[c])) for c in head) + " |")
+    page = to_html(
+        "\n".join(lines),
+        figures,
+        title=f"fashionseg tune: {study.study_name}",
+        figures=[name for name, _ in made],
+    )
     path = folder / "report.html"
     path.write_text(page)
     return path
@@ -116,9 +122,9 @@ def _cell(v) -> str:
 
 def _figures(study: optuna.Study, figures: Path) -> list[tuple[str, str]]:
     """Optuna's own plots (matplotlib), each skipped while the study is too small for it."""
-    import matplotlib
+    from ..report.colors import plain_figures
 
-    matplotlib.use("Agg")
+    plain_figures()
     import matplotlib.pyplot as plt
     from optuna.visualization import matplotlib as ovm
 

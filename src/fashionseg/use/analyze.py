@@ -19,6 +19,7 @@ import numpy as np
 
 from ..data.categories import NUM_GARMENTS
 from ..data.parallel import ErrorLog
+from ..outputs import output_dir
 
 
 def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
@@ -122,9 +123,10 @@ def _png(fig) -> str:
 
 def _figures(stats: dict, out: Path, top: int) -> dict[str, str]:
     """Four PNG figures written to ``out``; returns name -> base64 for the HTML page."""
-    import matplotlib
+    from ..report.colors import plain_figures
 
-    matplotlib.use("Agg")
+    plain_figures()
+    import matplotlib
     import matplotlib.pyplot as plt
 
     from .colornames import PALETTE
@@ -218,8 +220,9 @@ def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: boo
     docs, bad = load_predictions(predictions)
     if groups:
         docs = [regroup(doc) for doc in docs]
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    # The analysis never lands among the predictions it reads (a photo called summary.jpg
+    # has a summary.json there).
+    out = output_dir(out, [predictions])
     errors = ErrorLog(out)
     for name, reason in bad:
         errors.add(name, reason)

@@ -145,7 +145,7 @@ def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kagg
     bar.update(1)
     try:
         doc = fut.result()
-    except OSError as e:
+    except (OSError, ValueError) as e:  # one photo's outputs failed; the others go on
         errors.add(str(photos[k]), f"could not write its outputs: {e}")
         return 0
     if kaggle is not None:

@@ -9,6 +9,7 @@ stays one whole-body mask.
 
 from __future__ import annotations
 
+import difflib
 import re
 
 import numpy as np
@@ -61,9 +62,19 @@ def parse_only(text: str, names: list[str]) -> set[int]:
         elif token in names[1:]:
             wanted.add(names.index(token))
         else:
-            valid = "; ".join(f"{i - 1} {n}" for i, n in enumerate(names) if i)
-            raise ValueError(f"--only: unknown garment {token!r}; valid: {valid}")
+            raise ValueError(f"--only: unknown garment {token!r}; {suggest(token, names[1:])}")
     return wanted
+
+
+def suggest(token: str, valid: list[str]) -> str:
+    """The closest valid names to a mistyped one, and where the full list is."""
+    lowered = {name.lower(): name for name in valid}
+    # Names like "bag, wallet" are matched by each of their words too.
+    words = {w.strip(): name for name in valid for w in name.split(",")}
+    close = difflib.get_close_matches(token.lower(), list(lowered) + list(words), n=6, cutoff=0.6)
+    picks = list(dict.fromkeys(lowered.get(c) or words[c] for c in close))[:3]
+    hint = f"did you mean {' or '.join(repr(p) for p in picks)}? " if picks else ""
+    return f"{hint}`fashionseg categories` lists all {len(valid)}"
 
 
 def keep_only(labels: np.ndarray, wanted: set[int]) -> np.ndarray:
@@ -115,7 +126,7 @@ def _dilate(mask: np.ndarray, radius: int) -> np.ndarray:
 
 def cutout_name(name: str) -> str:
     """A category name as a file name: ``bag, wallet`` -> ``bag-wallet``."""
-    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "garment"
 
 
 def cutout(rgb: np.ndarray, mask: np.ndarray, feather: float = 0.0) -> Image.Image:

@@ -43,8 +43,18 @@ def collect_photos(inputs: list[str | Path]) -> list[Path]:
     return photos
 
 
+def safe_stem(path: Path) -> str:
+    """A photo's stem as an output name that stays inside the output folder and is not hidden:
+    leading dots become ``_`` (``...jpg`` has the stem ``..``), and an empty one is ``photo``."""
+    stem = path.stem
+    bare = stem.lstrip(".")
+    stem = "_" * (len(stem) - len(bare)) + bare
+    return "".join("_" if c in "/\\\0:" or ord(c) < 32 else c for c in stem) or "photo"
+
+
 def output_stems(photos: list[Path]) -> list[str]:
-    """A distinct output name per photo: its stem, with ``-2``, ``-3`` ... where taken.
+    """A distinct output name per photo: its :func:`safe_stem`, with ``-2``, ``-3`` ... where
+    taken.
 
     Names are compared without case, so outputs stay apart on case-insensitive disks too.
     """
@@ -52,10 +62,10 @@ def output_stems(photos: list[Path]) -> list[str]:
     tries: Counter[str] = Counter()
     stems = []
     for p in photos:
-        stem = p.stem
+        base = stem = safe_stem(p)
         while stem.lower() in taken:
-            tries[p.stem.lower()] += 1
-            stem = f"{p.stem}-{tries[p.stem.lower()] + 1}"
+            tries[base.lower()] += 1
+            stem = f"{base}-{tries[base.lower()] + 1}"
         taken.add(stem.lower())
         stems.append(stem)
     return stems

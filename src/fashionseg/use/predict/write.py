@@ -42,6 +42,14 @@ class Products:
     feather: float = 0.0  # soft cut-out edge, pixels
 
 
+def inside(out: Path, path: Path) -> Path:
+    """``path`` if it lies inside the output folder ``out``; otherwise a ValueError (the photo
+    is reported and skipped): no name, whatever a photo or a model calls things, leaves it."""
+    if out.resolve() not in path.resolve().parents:
+        raise ValueError(f"output name {path.name!r} would leave {out}")
+    return path
+
+
 def write_photo(
     predictor,
     out: Path,
@@ -59,14 +67,21 @@ def write_photo(
         labels = keep_only(labels, products.only)
     doc = describe(predictor, photo, labels, path, names=names)
     rgb = np.asarray(photo)
+    inside(out, out / stem)
     if products.cutouts and doc["garments"]:
         (out / stem).mkdir(exist_ok=True)
         for g in doc["garments"]:
             name = f"{stem}/{cutout_name(g['name'])}.png"
-            cutout(rgb, labels == g["class_id"] + 1, products.feather).save(out / name)
+            cutout(rgb, labels == g["class_id"] + 1, products.feather).save(
+                inside(out, out / name), format="PNG"
+            )
             g["cutout"] = name
-    Image.fromarray(labels).save(out / f"{stem}.png", optimize=False, compress_level=1)
-    overlay_with_legend(rgb, labels, names).save(out / f"{stem}_overlay.jpg", quality=88)
+    Image.fromarray(labels).save(
+        out / f"{stem}.png", format="PNG", optimize=False, compress_level=1
+    )
+    overlay_with_legend(rgb, labels, names).save(
+        out / f"{stem}_overlay.jpg", format="JPEG", quality=88
+    )
     # The JSON is written last and renamed into place: it marks a photo as done.
     tmp = out / f".{stem}.json.tmp"
     tmp.write_text(json.dumps(doc, indent=1))

@@ -45,8 +45,12 @@ class BodyLimit:
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
+        # "Connection: close": the server stops reading the body and drops the connection
+        # after the answer (keeping it open would mean reading the rest of the body first).
         too_large = JSONResponse(
-            {"detail": f"upload over the limit of {self.max_bytes} bytes"}, 413
+            {"detail": f"upload over the limit of {self.max_bytes} bytes"},
+            413,
+            headers={"connection": "close"},
         )
         length = dict(scope.get("headers", [])).get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
@@ -194,7 +198,9 @@ def create_app(
         if len(data) > max_bytes:
             raise HTTPException(413, f"upload over the limit of {max_bytes} bytes")
         with _status_for_bad_photos():
-            pixels = photo_pixels(data, max_pixels)
+            # Nothing that parses a request runs on the event loop: /health and the other
+            # requests never wait for one upload's header.
+            pixels = await run_in_threadpool(photo_pixels, data, max_pixels)
         held = await budget.acquire(pixels)
         try:
             with _status_for_bad_photos():
