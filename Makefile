@@ -43,10 +43,10 @@ format: setup
 	$(VENV)/bin/ruff check --fix src tests benchmarks tools
 
 bench: setup
-	$(PY) -m fashionseg bench all --out docs/benchmarks.json \
+	$(PY) -m benchmarks all --out docs/benchmarks.json \
 		$(if $(wildcard ../shared/data/ccp-fashionpedia),--data ../shared/data/ccp-fashionpedia)
 
-# Issue 13's GPU run travels in two calls (the device tool sends at most 64 MiB a call):
+# The semi-supervised GPU run travels in two calls (the device tool sends at most 64 MiB a call):
 # first gpu-data (the unlabelled photos) with gpu-deps2 (EfficientNet-Lite2 weights), then
 # shared/ (make gpu-data) with gpu-deps (smp, EfficientNet-Lite0 weights); the GPU image has timm.
 gpu-unlabelled:

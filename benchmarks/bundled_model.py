@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import statistics
 import time
@@ -21,7 +20,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from fashionseg.use.inference import Predictor
+from fashionseg.inference.predictor import Predictor
+from fashionseg.machine import available_cores
 
 
 def latency(predictor: Predictor, photo: Image.Image, repeats: int) -> dict:
@@ -48,7 +48,7 @@ def main() -> None:
     parser.add_argument("--ids", default="configs/ccp/val.txt")
     parser.add_argument("--repeats", type=int, default=30)
     args = parser.parse_args()
-    threads = os.cpu_count()
+    threads = available_cores()
     torch.set_num_threads(threads)
     ids = Path(args.ids).read_text().split()
     photos = [Image.open(Path(args.data) / "train" / f"{i}.jpg").convert("RGB") for i in ids]

@@ -18,4 +18,4 @@ if [ "${1:-}" = "--dry-run" ]; then
   args=(predict --device cpu --quick --out "$OUT/predict-dry.json")
 fi
 nvidia-smi --query-gpu=name,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || echo "no GPU" >"$OUT/gpu.txt"
-$PY -m fashionseg bench "${args[@]}"
+$PY -m benchmarks "${args[@]}"

@@ -1,4 +1,4 @@
-"""Screen the pretrained recipe's levers on the CPU at small scale (issue 13).
+"""Screen the pretrained recipe's levers on the CPU at small scale.
 
     python benchmarks/screen_pretrained.py --data ../shared/data/ccp-fashionpedia \
         --unlabelled ../shared/data/ccp-unlabelled --out screens/pretrained

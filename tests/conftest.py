@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,38 @@ import pytest
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CCP = SHARED / "ccp-fashionpedia"
 FP_SAMPLE = SHARED / "fashionpedia-sample"
+
+
+def pytest_collection_modifyitems(config, items):
+    """Skip the ``needs_cuda`` tests where no CUDA device is visible (torch imported only
+    when such a test was collected)."""
+    marked = [item for item in items if "needs_cuda" in item.keywords]
+    if not marked:
+        return
+    import torch
+
+    if not torch.cuda.is_available():
+        skip = pytest.mark.skip(reason="needs a CUDA device")
+        for item in marked:
+            item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _restore_global_rng():
+    """Put back the global random states (Python, NumPy, torch) after each test, so a test
+    that seeds or draws from them cannot change what the next one sees."""
+    import random
+
+    import numpy as np
+
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    torch = sys.modules.get("torch")  # only if something imported it: the light tests stay light
+    torch_state = torch.random.get_rng_state() if torch else None
+    yield
+    random.setstate(python_state)
+    np.random.set_state(numpy_state)
+    if torch_state is not None:
+        torch.random.set_rng_state(torch_state)
 
 
 def need(path: Path) -> Path:
@@ -19,14 +52,14 @@ def need(path: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def synth_data(tmp_path_factory) -> Path:
-    from fashionseg.data.synth import synth
+    from fashionseg.synth.writer import synth
 
     return synth(tmp_path_factory.mktemp("synth"), images=12, size="48x64", seed=3, workers=1)
 
 
 @pytest.fixture(scope="session")
 def synth_cache(synth_data, tmp_path_factory):
-    from fashionseg.data.prepare import prepare
+    from fashionseg.prepare.cache import prepare
 
     return prepare(synth_data, tmp_path_factory.mktemp("cache"), size=32, workers=1)
 
@@ -35,7 +68,7 @@ def synth_cache(synth_data, tmp_path_factory):
 def tiny_model(synth_data, tmp_path_factory) -> Path:
     """A small U-Net trained for a few epochs on the synthetic photos (64x64 input)."""
     from fashionseg.config import TrainConfig
-    from fashionseg.data.prepare import prepare
+    from fashionseg.prepare.cache import prepare
     from fashionseg.training.engine import train
 
     cache = prepare(synth_data, tmp_path_factory.mktemp("cache64"), size=64, workers=1)

@@ -2,28 +2,25 @@
 
 from __future__ import annotations
 
-import os
 import pickle
 from pathlib import Path
 
 import torch
 
+from fashionseg.errors import FashionsegError
+from fashionseg.files import atomic_open
+
 FORMAT = "fashionseg-checkpoint-1"
 
 
-class CheckpointError(ValueError):
+class CheckpointError(FashionsegError, ValueError):
     """A file that is not a usable fashionseg checkpoint."""
 
 
 def save_checkpoint(state: dict, path: str | Path) -> None:
     """Write to a temporary file, fsync, then rename: a kill mid-write never leaves a torn file."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "wb") as f:
+    with atomic_open(path, "wb") as f:
         torch.save(dict(state, format=FORMAT), f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:

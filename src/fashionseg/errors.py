@@ -14,3 +14,11 @@ class FashionsegError(Exception):
 
 class DataFormatError(FashionsegError, ValueError):
     """A data file or folder that cannot be read at all (as opposed to one bad image)."""
+
+
+class UsageError(FashionsegError):
+    """A command line that cannot work as given (flags that do not go together)."""
+
+
+class ConfigError(FashionsegError, ValueError):
+    """A setting that cannot work; the message names the key and the valid values."""

@@ -6,6 +6,8 @@ No torch and no NumPy here, so the lightest command can use it.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import sys
 import time
@@ -15,12 +17,22 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-from .errors import FashionsegError
+from fashionseg.errors import FashionsegError
 
 try:  # POSIX; on NFS Linux maps flock onto the server's byte-range locks
     import fcntl
 except ImportError:  # pragma: no cover - Windows: caches are then not safe to share
     fcntl = None
+
+
+# The file suffixes of photos, for every command that looks for photos in a folder (the
+# formats Pillow is allowed to open are data.images.PHOTO_FORMATS).
+PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+
+
+def is_photo(path: Path) -> bool:
+    """True for a file whose suffix is one of :data:`PHOTO_SUFFIXES` (any case)."""
+    return path.suffix.lower() in PHOTO_SUFFIXES
 
 
 def temp_path(path: str | Path) -> Path:
@@ -125,3 +137,18 @@ def read_ids(path: str | Path) -> list[str]:
             f"{path}: not UTF-8 text (byte {e.start}); expected ImageIds"
         ) from None
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def user_cache_dir() -> Path:
+    """Where raw data folders are prepared on first use (``FASHIONSEG_CACHE`` overrides)."""
+    root = os.environ.get("FASHIONSEG_CACHE") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "fashionseg"
+    )
+    return Path(root)
+
+
+def keyed_cache_dir(prefix: str, key) -> Path:
+    """A folder of the user cache named ``prefix`` plus a digest of ``key`` (JSON-able: the
+    source, its stamps and the settings), so other inputs or settings get another folder."""
+    digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
+    return user_cache_dir() / f"{prefix}-{digest}"

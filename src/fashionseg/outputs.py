@@ -6,11 +6,15 @@ never overwrites what the user already has.
 
 from __future__ import annotations
 
+import csv
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 
+from fashionseg.errors import FashionsegError
 
-class OutputError(ValueError):
+
+class OutputError(FashionsegError, ValueError):
     """An output path that would fail or overwrite an input."""
 
 
@@ -63,3 +67,26 @@ def output_file(out: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
         raise OutputError(f"{out.parent}: is not a folder")
     out.parent.mkdir(parents=True, exist_ok=True)
     return out
+
+
+class ErrorLog:
+    """``errors.csv`` in the output folder: one row per skipped image with its reason."""
+
+    def __init__(self, out_dir: Path, append: bool = False):
+        self.path = out_dir / "errors.csv"
+        self.count = 0
+        fresh = not (append and self.path.exists())
+        self.file = open(self.path, "w" if fresh else "a", newline="")
+        self.writer = csv.writer(self.file)
+        if fresh:
+            self.writer.writerow(["ImageId", "reason"])
+
+    def add(self, image_id: str, reason: str) -> None:
+        self.writer.writerow([image_id, reason])
+        self.file.flush()
+        self.count += 1
+
+    def close(self) -> None:
+        self.file.close()
+        if self.count:
+            print(f"{self.count} image(s) skipped; reasons in {self.path}", file=sys.stderr)

@@ -33,7 +33,7 @@ while time.time() < start:
 code = main(sys.argv[3:])
 if code == 0 and sys.argv[2] != "-":  # read every byte of the cache it prepared or waited for
     import numpy as np
-    from fashionseg.data.prepare import open_cache
+    from fashionseg.prepare.cache import open_cache
     cache = open_cache(sys.argv[2])
     print("digest", int(np.asarray(cache.images, np.int64).sum()), int(np.asarray(cache.masks, np.int64).sum()), len(cache))
 sys.exit(code)
@@ -122,7 +122,7 @@ def test_1_user_cache_of_train_shared_by_processes(photos, tmp_path):
     FASHIONSEG_CACHE, five rounds: one builds, the others wait and read it."""
     code = (
         "import sys, time; start = float(sys.argv[1]);\n"
-        "from fashionseg.training.loader import resolve_data\n"
+        "from fashionseg.prepare.resolve import resolve_data\n"
         "while time.time() < start: pass\n"
         "c = resolve_data(sys.argv[2], '64', False, 'all', workers=1)\n"
         "import numpy as np; print(int(np.asarray(c.masks, np.int64).sum()), len(c))\n"

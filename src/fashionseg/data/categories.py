@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..errors import DataFormatError
+from fashionseg.errors import DataFormatError
 
 # Label maps store ClassId + 1 (0 is background); IGNORE marks pixels no loss or metric sees.
 IGNORE = 255

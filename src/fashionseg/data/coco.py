@@ -6,9 +6,10 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
-from .categories import Category, CategoryTable
-from .records import DataFormatError, Dataset, Instance, Record, is_plain_name
-from .rle import MAX_PIXELS, rle_encode
+from fashionseg.data.categories import Category, CategoryTable
+from fashionseg.data.records import Dataset, Instance, Record, is_plain_name
+from fashionseg.data.rle import MAX_PIXELS, rle_encode
+from fashionseg.errors import DataFormatError
 
 
 class CocoDataset(Dataset):

@@ -13,9 +13,10 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .categories import IGNORE, NUM_GARMENTS
-from .formats import Instance
-from .rle import parse_runs, rle_decode, sample_runs
+from fashionseg.data.categories import IGNORE, NUM_GARMENTS
+from fashionseg.data.records import Instance
+from fashionseg.data.rle import parse_runs, rle_decode, sample_runs
+from fashionseg.errors import ConfigError
 
 
 def keep_classes(instances: Sequence[Instance], classes: str) -> list[Instance]:
@@ -24,7 +25,13 @@ def keep_classes(instances: Sequence[Instance], classes: str) -> list[Instance]:
         return list(instances)
     if classes == "garments":
         return [i for i in instances if i.class_id < NUM_GARMENTS]
-    raise ValueError(f"unknown class set {classes!r}; choose all or garments")
+    raise ConfigError(f"unknown class set {classes!r}; choose all or garments")
+
+
+def record_labels(record, classes: str = "all") -> np.ndarray:
+    """A record's ground truth as a full-resolution label map (H, W) uint8, with the class set
+    a model was trained on: what ``evaluate``, ``score`` and the report's panels compare with."""
+    return compose(keep_classes(record.instances, classes), record.height, record.width)
 
 
 def _painting_order(instances: Sequence[Instance], runs: list[tuple[np.ndarray, np.ndarray]]):

@@ -14,19 +14,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .categories import CategoryTable, fashionpedia
-from .coco import CocoDataset
-from .kaggle import KaggleDataset
-from .maskfolder import MaskFolderDataset
-from .records import (  # noqa: F401  (the record types, re-exported for readers' users)
-    IMAGE_EXTENSIONS,
-    MAX_NAME,
-    DataFormatError,
-    Dataset,
-    Instance,
-    Record,
-    is_plain_name,
-)
+from fashionseg.data.categories import CategoryTable, fashionpedia
+from fashionseg.data.coco import CocoDataset
+from fashionseg.data.kaggle import KaggleDataset
+from fashionseg.data.maskfolder import MaskFolderDataset
+from fashionseg.data.records import Dataset
+from fashionseg.errors import DataFormatError
 
 
 def open_dataset(path: str | Path) -> Dataset:

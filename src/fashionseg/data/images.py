@@ -14,14 +14,15 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from .compose import fit
+from fashionseg.data.compose import fit
+from fashionseg.errors import FashionsegError
 
 ImageFile.LOAD_TRUNCATED_IMAGES = False
 # Fashion photos can be large; refuse only absurd sizes (Pillow's own bomb check is ~179 MP).
 Image.MAX_IMAGE_PIXELS = 1 << 28
 
 
-class DataError(ValueError):
+class DataError(FashionsegError, ValueError):
     """One image (or its annotation) cannot be used; the message is the reason."""
 
 
@@ -73,10 +74,7 @@ def open_checked(path: Path, height: int | None = None, width: int | None = None
     """
     if not path.is_file():
         raise DataError(f"image file missing: {path.name}")
-    try:
-        im = Image.open(path)
-    except (OSError, Image.DecompressionBombError, ValueError) as e:
-        raise DataError(f"unreadable image {path.name}: {e}") from None
+    im = open_photo(path, path.name)
     if height is not None and (im.height, im.width) != (height, width):
         size = f"{im.height}x{im.width}"
         im.close()
@@ -169,8 +167,14 @@ def place(
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP", "BMP", "TIFF")
 
 
-def _open(source: Path | bytes | io.BytesIO, name: str) -> Image.Image:
-    """Open (header only) a photo of one of :data:`PHOTO_FORMATS`."""
+def open_photo(source: Path | bytes | io.BytesIO, name: str) -> Image.Image:
+    """Open (header only) a photo of one of :data:`PHOTO_FORMATS`: the one door through which
+    every command opens a photo.
+
+    Raises:
+        DataError: not a photo of those formats, or unreadable; PixelLimitError: a
+            decompression bomb.
+    """
     try:
         if isinstance(source, bytes):
             source = io.BytesIO(source)
@@ -221,7 +225,7 @@ def photo_pixels(source: Path | bytes, max_pixels: int = 0) -> int:
     name = source.name if isinstance(source, Path) else "upload"
     data = source.read_bytes() if isinstance(source, Path) else source
     try:
-        im = _open(_Bounded(data, HEADER_BYTES), name)
+        im = open_photo(_Bounded(data, HEADER_BYTES), name)
     except HeaderTooLong:
         raise DataError(
             f"{name}: its header does not end within {HEADER_BYTES} bytes (not a photo)"
@@ -249,7 +253,7 @@ def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int 
         DataError: not an image, truncated, or too large; the message says which.
     """
     name = source.name if isinstance(source, Path) else "upload"
-    im = _open(source, name)
+    im = open_photo(source, name)
     if max_pixels and im.width * im.height > max_pixels:
         raise PixelLimitError(
             f"{name}: {im.width}x{im.height} is over the limit of {max_pixels} pixels"
@@ -265,3 +269,28 @@ def read_photo(source: Path | bytes, auto_orient: bool = False, max_pixels: int 
 
 class PixelLimitError(DataError):
     """A photo with more pixels than allowed."""
+
+
+def photo_canvas(
+    source: Image.Image | Path | bytes,
+    out_h: int,
+    out_w: int,
+    keep_aspect: bool = False,
+    auto_orient: bool = False,
+) -> np.ndarray:
+    """A photo (a file, its bytes, or an opened image) as a model's input canvas (out_h, out_w,
+    3) uint8, through :func:`decode_canvas`. Pass the file rather than a decoded image: a JPEG
+    is then decoded at the reduced scale the training cache uses, so predictions match
+    evaluation.
+
+    Raises:
+        DataError: not a photo, or a file that cannot be decoded.
+    """
+    if isinstance(source, Image.Image):
+        return decode_canvas(source, out_h, out_w, keep_aspect, auto_orient=auto_orient)
+    name = source.name if isinstance(source, Path) else "upload"
+    with open_photo(source, name) as im:
+        try:
+            return decode_canvas(im, out_h, out_w, keep_aspect, auto_orient=auto_orient)
+        except (OSError, SyntaxError, ValueError) as e:
+            raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None

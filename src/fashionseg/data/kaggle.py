@@ -10,9 +10,10 @@ import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
-from .categories import CategoryTable
-from .records import DataFormatError, Dataset, Instance, Record, is_plain_name
-from .rle import MAX_PIXELS
+from fashionseg.data.categories import CategoryTable
+from fashionseg.data.records import Dataset, Instance, Record, is_plain_name
+from fashionseg.data.rle import MAX_PIXELS
+from fashionseg.errors import DataFormatError
 
 csv.field_size_limit(sys.maxsize)
 

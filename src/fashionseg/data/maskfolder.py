@@ -8,9 +8,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .categories import Category, CategoryTable
-from .records import IMAGE_EXTENSIONS, DataFormatError, Dataset, Instance, Record
-from .rle import MAX_PIXELS, rle_encode
+from fashionseg.data.categories import Category, CategoryTable
+from fashionseg.data.records import Dataset, Instance, Record
+from fashionseg.data.rle import MAX_PIXELS, rle_encode
+from fashionseg.errors import DataFormatError
+from fashionseg.files import is_photo
 
 
 class MaskFolderDataset(Dataset):
@@ -36,9 +38,7 @@ class MaskFolderDataset(Dataset):
         super().__init__(root, CategoryTable([Category(i, n) for i, n in enumerate(names[1:])]))
         self.mask_dir = root / "masks"
         self.masks = sorted(self.mask_dir.glob("*.png"))
-        images = {
-            p.stem: p for p in (root / "images").iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS
-        }
+        images = {p.stem: p for p in (root / "images").iterdir() if is_photo(p)}
         self.images = images
 
     def __len__(self) -> int:

@@ -6,12 +6,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import DataFormatError
-from .categories import CategoryTable
+from fashionseg.data.categories import CategoryTable
+from fashionseg.errors import DataFormatError
 
 __all__ = ["DataFormatError", "Dataset", "Instance", "Record", "is_plain_name"]
-
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 
 
 @dataclass(frozen=True)

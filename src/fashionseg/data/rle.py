@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from . import rle_kernel
+from fashionseg.data import rle_kernel
+from fashionseg.errors import FashionsegError
 
 # A mask larger than this many pixels is refused rather than allocated (about 16k x 16k).
 MAX_PIXELS = 1 << 28
 
 
-class RLEError(ValueError):
+class RLEError(FashionsegError, ValueError):
     """An encoded mask that cannot be decoded; the message says why."""
 
 

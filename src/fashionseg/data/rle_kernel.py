@@ -74,9 +74,9 @@ def _decode_into(text: np.ndarray, out: np.ndarray) -> int:
 @cache
 def compiled():
     """The compiled kernel, or None without numba (a dependency, but the library stays usable
-    without it). Imported on first use: numba costs ~120 MB of memory and 0.3 s to import,
-    which ``prepare``'s workers, which never decode whole masks, should not pay. Compiled once
-    and cached next to this file, so later processes load it in ~0.3 s."""
+    without it). Imported on first use: numba costs memory and import time that ``prepare``'s
+    workers, which never decode whole masks, should not pay. Compiled once and cached next to
+    this file, so later processes only load it."""
     try:
         from numba import njit
     except ImportError:

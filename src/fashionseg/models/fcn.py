@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from .common import PadToMultiple
+from fashionseg.errors import ConfigError
+from fashionseg.models.common import PadToMultiple
 
 
 def build(
@@ -16,7 +17,7 @@ def build(
     from torchvision.models.segmentation import fcn_resnet50
 
     if in_channels != 3:
-        raise ValueError("fcn_resnet50 takes RGB input")
+        raise ConfigError("fcn_resnet50 takes RGB input")
     weights = ResNet50_Weights.IMAGENET1K_V1 if pretrained else None
     model = fcn_resnet50(
         weights=None, weights_backbone=weights, num_classes=num_classes, aux_loss=False

@@ -6,7 +6,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .common import PadToMultiple, conv_bn_relu
+from fashionseg.errors import ConfigError
+from fashionseg.models.common import PadToMultiple, conv_bn_relu
 
 # VGG16: 13 convolutions in 5 blocks.
 BLOCKS = (2, 2, 3, 3, 3)
@@ -61,6 +62,6 @@ def build(
     model = SegNet(num_classes, in_channels, width)
     if pretrained:
         if width != 64 or in_channels != 3:
-            raise ValueError("pretrained segnet needs --width 64 and RGB input")
+            raise ConfigError("pretrained segnet needs --width 64 and RGB input")
         model.load_vgg16_bn()
     return PadToMultiple(model, 32)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from torch import nn
 
-from . import efficientnet_lite
-from .common import PadToMultiple
+from fashionseg.models import efficientnet_lite
+from fashionseg.models.common import PadToMultiple
 
 
 def _smp_model(
@@ -55,4 +55,3 @@ def _smp(arch: str, default_encoder: str, multiple: int):
 
 deeplabv3plus = _smp("DeepLabV3Plus", "resnet34", 16)
 unet_resnet34 = _smp("Unet", "resnet34", 32)
-smp_unet = _smp("Unet", "resnet34", 32)

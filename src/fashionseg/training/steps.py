@@ -1,125 +1,24 @@
-"""The pieces of a training run: devices and ranks, precision, learning-rate schedule,
-optimizer, weight averaging, and one pass of training or validation.
-
-``engine.train`` ties them to a run folder; benchmarks call them directly.
+"""One pass of training (augment, forward, loss, backward, optimizer step) or of validation
+over a loader; ``engine.train`` ties them to a run folder, benchmarks call them directly.
 """
 
 from __future__ import annotations
 
 import math
-import os
 import sys
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from tqdm import tqdm
 
-from ..config import TrainConfig
-from ..data.transforms import augment, to_float
-from .errors import TrainingError  # noqa: F401  (part of this module's interface)
-from .metrics import ConfusionMatrix
-from .semi import pseudo_loss
-
-if TYPE_CHECKING:
-    from .run import Run
-
-
-@dataclass
-class Dist:
-    rank: int = 0
-    world: int = 1
-    local_rank: int = 0
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-
-def init_distributed(device: str) -> Dist:
-    """Join the process group when started by torchrun (WORLD_SIZE > 1)."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Dist()
-    import torch.distributed as dist
-
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if device == "cuda" else "gloo")
-    return Dist(dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")))
-
-
-def pick_device(name: str, dist_info: Dist) -> torch.device:
-    if name == "auto":
-        name = "cuda" if torch.cuda.is_available() else "cpu"
-    if name == "cuda":
-        torch.cuda.set_device(dist_info.local_rank)
-        return torch.device("cuda", dist_info.local_rank)
-    return torch.device(name)
-
-
-def amp_dtype(config: TrainConfig, device: torch.device) -> torch.dtype | None:
-    if config.amp == "off" or (config.amp == "auto" and device.type != "cuda"):
-        return None
-    if config.amp == "fp16":
-        return torch.float16
-    if config.amp == "bf16" or device.type != "cuda" or torch.cuda.is_bf16_supported():
-        return torch.bfloat16
-    return torch.float16
-
-
-# The schedule registry: name -> multiplier at progress t in [0, 1] after warm-up.
-SCHEDULES: dict[str, Callable[[float], float]] = {
-    "constant": lambda t: 1.0,
-    "poly": lambda t: (1 - t) ** 0.9,
-    "cosine": lambda t: 0.5 * (1 + math.cos(math.pi * t)),
-}
-
-# The optimizer registry: name -> builder from (config, parameters).
-OPTIMIZERS: dict[str, Callable[[TrainConfig, object], torch.optim.Optimizer]] = {
-    "sgd": lambda c, params: torch.optim.SGD(
-        params, lr=c.lr, momentum=c.momentum, weight_decay=c.weight_decay
-    ),
-    "adam": lambda c, params: torch.optim.Adam(params, lr=c.lr, weight_decay=c.weight_decay),
-    "adamw": lambda c, params: torch.optim.AdamW(
-        params, lr=c.lr, weight_decay=c.weight_decay or 0.01
-    ),
-}
-
-
-def lr_factor(config: TrainConfig, step: int, total: int, steps_per_epoch: int) -> float:
-    """Multiplier of the base learning rate at optimizer step ``step`` of ``total``."""
-    warm = int(config.warmup_epochs * steps_per_epoch)
-    if step < warm:
-        return (step + 1) / warm
-    return SCHEDULES[config.schedule]((step - warm) / max(1, total - warm))
-
-
-def build_optimizer(config: TrainConfig, params) -> torch.optim.Optimizer:
-    return OPTIMIZERS[config.optimizer](config, params)
-
-
-def unwrap(model: nn.Module) -> nn.Module:
-    model = getattr(model, "module", model)  # DDP
-    return getattr(model, "_orig_mod", model)  # torch.compile
-
-
-class EMA:
-    """Exponential moving average of the weights (buffers are copied as they are)."""
-
-    def __init__(self, model: nn.Module, decay: float):
-        self.decay = decay
-        self.state = {k: v.detach().clone() for k, v in model.state_dict().items()}
-
-    @torch.no_grad()
-    def update(self, model: nn.Module) -> None:
-        for k, v in model.state_dict().items():
-            if v.dtype.is_floating_point:
-                self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
-            else:
-                self.state[k].copy_(v)
+from fashionseg.evaluate.metrics import ConfusionMatrix
+from fashionseg.models.normalize import to_float
+from fashionseg.training.augment import augment
+from fashionseg.training.build import Run
+from fashionseg.training.errors import TrainingError
+from fashionseg.training.parts import Dist, channels_last, lr_factor, unwrap
+from fashionseg.training.semi import pseudo_loss
 
 
 def _forward_backward(
@@ -137,7 +36,7 @@ def _forward_backward(
     if teacher is not None:
         u_images, u_labels = teacher.pseudo_batch(device, gen, dtype)
         images = torch.cat([images, u_images])
-    if device.type == "cuda" and config.channels_last != "off":
+    if channels_last(config, device):
         images = images.contiguous(memory_format=torch.channels_last)
     with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
         logits = run.train_model(images)

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 
-from ..data.categories import NUM_GARMENTS
-from ..data.parallel import ErrorLog
-from ..outputs import output_dir
+from fashionseg.data.categories import NUM_GARMENTS
+from fashionseg.errors import DataFormatError
+from fashionseg.outputs import ErrorLog, output_dir
 
 
 def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
@@ -123,13 +123,13 @@ def _png(fig) -> str:
 
 def _figures(stats: dict, out: Path, top: int) -> dict[str, str]:
     """Four PNG figures written to ``out``; returns name -> base64 for the HTML page."""
-    from ..report.colors import plain_figures
+    from fashionseg.use.render.colors import plain_figures
 
     plain_figures()
     import matplotlib
     import matplotlib.pyplot as plt
 
-    from .colornames import PALETTE
+    from fashionseg.use.colornames import PALETTE
 
     figs = {}
     cats = stats["categories"]
@@ -201,7 +201,7 @@ def regroup(doc: dict) -> dict:
     names): areas add up; each group keeps the colour of its largest member. Parts stay in
     "garment part" here, since the JSON holds no masks to see what they touch (run
     ``predict --groups`` for that)."""
-    from .predict.products import GROUP_NAMES, GROUP_OF
+    from fashionseg.data.groups import GROUP_NAMES, GROUP_OF
 
     merged: dict[str, dict] = {}
     for g in sorted(doc["garments"], key=lambda g: -g["area_fraction"]):
@@ -228,7 +228,7 @@ def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: boo
         errors.add(name, reason)
     errors.close()
     if not docs:
-        raise ValueError(f"{predictions}: none of the .json files is a prediction")
+        raise DataFormatError(f"{predictions}: none of the .json files is a prediction")
     stats = collection_stats(docs)
     (out / "summary.json").write_text(json.dumps(stats, indent=1))
     figs = _figures(stats, out, top)

@@ -15,14 +15,18 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..checkpoint import CheckpointError
-from .inference import ONNX_META, Predictor
+from fashionseg.checkpoint import CheckpointError
+from fashionseg.errors import UsageError
+from fashionseg.files import temp_path
+from fashionseg.inference.loading import ONNX_META
+from fashionseg.inference.predictor import Predictor
+from fashionseg.names import ONNX_OPSET
 
 # Sizes the exported graph accepts; the lower bound keeps every encoder's padding valid.
 MIN_SIDE, MAX_SIDE = 64, 4096
 
 
-def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dict:
+def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET) -> dict:
     """Export a checkpoint to ONNX and check it against PyTorch on a test canvas.
 
     Args:
@@ -42,7 +46,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
         ) from None
     out = Path(out)
     if out.suffix.lower() != ".onnx":
-        raise ValueError(f"{out}: the output file must end in .onnx")
+        raise UsageError(f"{out}: the output file must end in .onnx")
     predictor = Predictor(checkpoint, device="cpu")
     model = predictor.model.eval()
     # The example must lie inside the dynamic range (a model trained at 32 px still exports).
@@ -50,7 +54,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = 18) -> dic
     # Two canvases: with a batch of one, export would specialise the batch dimension to 1.
     example = torch.from_numpy(np.stack([_test_canvas(h, w, seed) for seed in (0, 1)]))
     out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.stem}.tmp.onnx")
+    tmp = temp_path(out).with_suffix(".onnx")  # ONNX Runtime wants the suffix
     print(f"exporting {predictor.name} to {out} (opset {opset}) ...", file=sys.stderr)
     try:
         program = to_onnx(model, example, opset)
@@ -73,7 +77,7 @@ def stamp(proto, predictor: Predictor, **extra) -> None:
     entry.key, entry.value = ONNX_META, json.dumps(info)
 
 
-def to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = 18):
+def to_onnx(model: torch.nn.Module, example: torch.Tensor, opset: int = ONNX_OPSET):
     """The ONNX program of an :class:`ImageModel` with dynamic batch, height and width.
 
     Args:

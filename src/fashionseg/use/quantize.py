@@ -15,14 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from .export import compare, export_onnx, stamp
-from .inference import Predictor
+from fashionseg.errors import UsageError
+from fashionseg.files import temp_path
+from fashionseg.inference.predictor import Predictor
+from fashionseg.names import ONNX_OPSET
+from fashionseg.use.export import compare, export_onnx, stamp
 
 MAX_PHOTOS = 256  # calibration photos used at most
 
 
 def quantize_int8(
-    checkpoint: str | Path, out: str | Path, photos: list[Path], opset: int = 18
+    checkpoint: str | Path, out: str | Path, photos: list[Path], opset: int = ONNX_OPSET
 ) -> dict:
     """Export ``checkpoint`` to an int8 ONNX file calibrated on ``photos``.
 
@@ -42,12 +45,12 @@ def quantize_int8(
     """
 
     if not photos:
-        raise ValueError("--int8 needs calibration photos: pass --calibration PHOTOS_OR_FOLDERS")
+        raise UsageError("--int8 needs calibration photos: pass --calibration PHOTOS_OR_FOLDERS")
     if len(photos) > MAX_PHOTOS:  # min/max ranges settle long before; spread the pick
         photos = [photos[i] for i in np.linspace(0, len(photos) - 1, MAX_PHOTOS).astype(int)]
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.stem}.tmp.onnx")  # beside ``out``: the final move is a rename
+    partial = temp_path(out).with_suffix(".onnx")  # beside ``out``: the final move is a rename
     with tempfile.TemporaryDirectory(prefix="fashionseg-int8-") as tmp:
         float_file = Path(tmp) / "float32.onnx"
         export_onnx(checkpoint, float_file, opset)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...data.categories import IGNORE, palette
-from ...data.rle import rle_encode
-from ..colornames import dominant_color
+from fashionseg.data.categories import IGNORE, palette
+from fashionseg.data.rle import rle_encode
+from fashionseg.use.colornames import dominant_color
 
 COLOUR_PIXELS = 1_000_000
 

@@ -6,8 +6,10 @@ import csv
 import sys
 from pathlib import Path
 
-from ...data.categories import fashionpedia
-from ..inference import Predictor
+from fashionseg.data.categories import fashionpedia
+from fashionseg.errors import UsageError
+from fashionseg.files import atomic_open
+from fashionseg.inference.predictor import Predictor
 
 
 def check_kaggle_categories(predictor: Predictor) -> None:
@@ -15,7 +17,7 @@ def check_kaggle_categories(predictor: Predictor) -> None:
     reference = fashionpedia().names()
     names = predictor.categories.names()
     if names != reference[: len(names)]:
-        raise ValueError(
+        raise UsageError(
             f"{predictor.name}: its categories are not Fashionpedia's, so it cannot write "
             "the Kaggle submission format"
         )
@@ -29,8 +31,7 @@ def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> No
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="") as f:
+    with atomic_open(path, "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["ImageId", "EncodedPixels", "ClassId", "AttributesIds"])
         for image_id in sorted(predictions):
@@ -39,5 +40,4 @@ def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> No
                 w.writerow([image_id, g["rle"], g["class_id"], ""])
             if not garments:
                 w.writerow([image_id, "", "", ""])
-    tmp.replace(path)
     print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)

@@ -4,9 +4,9 @@ Photos are decoded and resized on threads while the model works on the previous 
 labelled behind it on the same threads (on a GPU, a batch's label maps are made on the card).
 The outputs (PNG, JPEG, JSON, RLE, colour names) are written there too on a small machine;
 with many cores and a large folder they go to a process pool instead, because that work holds
-the GIL for much of its time (measured on a 16-core GPU machine: 16 threads wrote no faster
-than 2). Decoding stays on the threads: in worker processes it saved the parent no GIL time
-(its canvases then cross a pipe; measured with py-spy, docs/benchmarks.md).
+the GIL for much of its time (on a 16-core machine, 16 threads wrote no faster than 2).
+Decoding stays on the threads: in worker processes it saved the parent no GIL time (its
+canvases then cross a pipe). Both are measured in docs/benchmarks.md.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from ...data.images import DataError
-from ...data.parallel import ErrorLog
-from ..inference import Predictor
-from .write import Products, write_photo
+from fashionseg.data.images import DataError
+from fashionseg.inference.predictor import Predictor
+from fashionseg.outputs import ErrorLog
+from fashionseg.use.predict.write import Products, write_photo
 
 
 def write_processes(photos: int, cores: int) -> int:

@@ -1,10 +1,9 @@
 """What users make of a label map: chosen garments (``--only``), body-region groups
-(``--groups``) and cut-outs (``--cutouts``).
+(``--groups``, the table of ``data/groups.py``) and cut-outs (``--cutouts``).
 
-The groups are one table, ``GROUPS``, also printed in the README. Parts, closures and
-decorations (sleeve, neckline, pocket, zipper, bow...) have no region of their own: their
-pixels join the garment group they touch most in the same photo, so a dress with its sleeves
-stays one whole-body mask.
+Parts, closures and decorations (sleeve, neckline, pocket, zipper, bow...) have no region of
+their own: their pixels join the garment group they touch most in the same photo, so a dress
+with its sleeves stays one whole-body mask.
 """
 
 from __future__ import annotations
@@ -15,29 +14,10 @@ import re
 import numpy as np
 from PIL import Image, ImageFilter
 
-from ...data.categories import IGNORE
+from fashionseg.data.categories import IGNORE
+from fashionseg.data.groups import GROUP_NAMES, GROUP_OF, PART_GROUP
+from fashionseg.errors import UsageError
 
-# Body region -> the Fashionpedia categories in it. Every category is in exactly one group;
-# the last, "garment part", keeps only the parts that touch no garment.
-GROUPS: dict[str, tuple[str, ...]] = {
-    "upper body": (
-        "shirt, blouse", "top, t-shirt, sweatshirt", "sweater", "cardigan", "jacket", "vest",
-    ),
-    "lower body": ("pants", "shorts", "skirt", "tights, stockings", "leg warmer"),
-    "whole body": ("coat", "dress", "jumpsuit", "cape"),
-    "footwear": ("shoe", "sock"),
-    "bags": ("bag, wallet",),
-    "headwear": ("hat", "headband, head covering, hair accessory"),
-    "accessories": ("glasses", "tie", "glove", "watch", "belt", "scarf", "umbrella"),
-    "garment part": (
-        "hood", "collar", "lapel", "epaulette", "sleeve", "pocket", "neckline", "buckle",
-        "zipper", "applique", "bead", "bow", "flower", "fringe", "ribbon", "rivet", "ruffle",
-        "sequin", "tassel",
-    ),
-}  # fmt: skip
-PART_GROUP = "garment part"
-GROUP_NAMES = ["background", *GROUPS]  # label value -> group name
-GROUP_OF = {name: group for group, names in GROUPS.items() for name in names}
 TOUCH = 3  # pixels around a part searched for the garment it sits on
 
 
@@ -62,7 +42,7 @@ def parse_only(text: str, names: list[str]) -> set[int]:
         elif token in names[1:]:
             wanted.add(names.index(token))
         else:
-            raise ValueError(f"--only: unknown garment {token!r}; {suggest(token, names[1:])}")
+            raise UsageError(f"--only: unknown garment {token!r}; {suggest(token, names[1:])}")
     return wanted
 
 

@@ -9,9 +9,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from ...report.colors import overlay_with_legend
-from .garments import summarize
-from .products import GROUP_NAMES, cutout, cutout_name, keep_only, to_groups
+from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.files import atomic_write
+from fashionseg.use.predict.garments import summarize
+from fashionseg.use.predict.products import cutout, cutout_name, keep_only, to_groups
+from fashionseg.use.render.colors import overlay_with_legend
 
 
 def describe(
@@ -83,7 +85,5 @@ def write_photo(
         out / f"{stem}_overlay.jpg", format="JPEG", quality=88
     )
     # The JSON is written last and renamed into place: it marks a photo as done.
-    tmp = out / f".{stem}.json.tmp"
-    tmp.write_text(json.dumps(doc, indent=1))
-    tmp.replace(out / f"{stem}.json")
+    atomic_write(out / f"{stem}.json", json.dumps(doc, indent=1))
     return doc

@@ -18,11 +18,13 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
-from ...data.images import DataError, PixelLimitError, photo_pixels, read_photo
-from ...report.colors import overlay
-from ..inference import Predictor
-from ..predict.write import describe
-from .batcher import Batcher
+from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
+from fashionseg.inference.predictor import Predictor
+from fashionseg.use.predict.write import describe
+from fashionseg.use.render.colors import overlay
+from fashionseg.use.serve import limits
+from fashionseg.use.serve.batcher import Batcher
+from fashionseg.version import __version__
 
 # The overlay returned to the page is at most this many pixels on its longest side.
 OVERLAY_MAX_SIDE = 1600
@@ -143,9 +145,9 @@ def _status_for_bad_photos():
 def create_app(
     model: str,
     device: str = "auto",
-    max_bytes: int = 10_000_000,
-    max_pixels: int = 40_000_000,
-    max_batch: int = 8,
+    max_bytes: int = limits.MAX_BYTES,
+    max_pixels: int = limits.MAX_PIXELS,
+    max_batch: int = limits.MAX_BATCH,
     auto_orient: bool = True,
     pixel_budget: int = 0,
 ) -> FastAPI:
@@ -168,7 +170,7 @@ def create_app(
     app = FastAPI(
         title="fashionseg",
         description="Garment segmentation of fashion photos: upload a photo, get the garments.",
-        version="0.1.0",
+        version=__version__,
     )
 
     def work_before(data: bytes):

@@ -14,7 +14,7 @@ from concurrent.futures import Future
 
 import numpy as np
 
-from ..inference import Predictor
+from fashionseg.inference.predictor import Predictor
 
 
 class Batcher:

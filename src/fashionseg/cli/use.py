@@ -1,0 +1,226 @@
+"""Subcommands that use a trained model: predict, analyze, export, serve."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from fashionseg.errors import FashionsegError
+from fashionseg.names import ONNX_OPSET
+from fashionseg.use.serve import limits
+
+MODEL_SUFFIXES = (".pt", ".pth", ".onnx")
+
+
+def split_model(items: list[str]) -> tuple[str, list[str]]:
+    """``[MODEL] PHOTOS...`` -> (model, photos); the bundled model when none is named."""
+    from pathlib import Path
+
+    from fashionseg.bundled import bundled_model
+    from fashionseg.errors import UsageError
+
+    if items and Path(items[0]).suffix.lower() in MODEL_SUFFIXES:
+        if len(items) == 1:
+            raise UsageError(f"name photos or folders to segment after the model {items[0]}")
+        return items[0], items[1:]
+    return str(bundled_model()), items
+
+
+def cmd_predict(args) -> None:
+    from fashionseg.use.predict.folder import predict
+
+    model, photos = split_model(args.inputs)
+    result = predict(
+        model,
+        photos,
+        args.out,
+        batch_size=args.batch_size,
+        tta=args.tta,
+        kaggle_csv=args.kaggle_csv,
+        device=args.device,
+        workers=args.workers,
+        processes=args.processes,
+        auto_orient=args.auto_orient,
+        only=args.only,
+        groups=args.groups,
+        cutouts=args.cutouts,
+        feather=args.feather,
+        skip_existing=args.skip_existing,
+    )
+    todo = result["photos"] - result["existing"]
+    if todo and not result["written"]:
+        raise FashionsegError(
+            f"none of the {todo} photos could be segmented; reasons in {result['out']}/errors.csv"
+        )
+    print(
+        f"{result['written']} of {result['photos']} photos segmented -> {result['out']}"
+        + (f" ({result['existing']} already there)" if result["existing"] else "")
+        + (f" ({result['skipped']} skipped, see errors.csv)" if result["skipped"] else "")
+    )
+
+
+def cmd_analyze(args) -> None:
+    from fashionseg.use.analyze import analyze
+
+    page = analyze(args.predictions, args.out, top=args.top, groups=args.groups)
+    print(f"report: {page}")
+
+
+def cmd_export(args) -> None:
+    if args.int8:
+        from fashionseg.use.predict.folder import collect_photos
+        from fashionseg.use.quantize import quantize_int8
+
+        photos = collect_photos(args.calibration) if args.calibration else []
+        result = quantize_int8(args.checkpoint, args.out, photos, opset=args.opset)
+    else:
+        from fashionseg.use.export import export_onnx
+
+        result = export_onnx(args.checkpoint, args.out, opset=args.opset)
+    print(json.dumps(result, indent=1))
+
+
+def cmd_serve(args) -> None:
+    import uvicorn
+
+    from fashionseg.bundled import bundled_model
+    from fashionseg.use.serve.app import create_app
+
+    app = create_app(
+        args.model or bundled_model(),
+        device=args.device,
+        max_bytes=int(args.max_mb * 1e6),
+        max_pixels=args.max_pixels,
+        max_batch=args.max_batch,
+    )
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"serving on {args.host}: reachable from other machines", file=sys.stderr)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="info")
+
+
+def cmd_categories(args) -> None:
+    from fashionseg.bundled import bundled_model
+    from fashionseg.data.groups import GROUPS
+    from fashionseg.inference.predictor import Predictor
+
+    if args.groups:
+        for group, members in GROUPS.items():
+            print(f"{group}: {'; '.join(members)}")
+        return
+    predictor = Predictor(args.model or bundled_model(), device="cpu")
+    for value, name in enumerate(predictor.categories.names()):
+        if value:
+            print(f"{value - 1:>3}  {name}")
+
+
+def add_commands(sub) -> None:
+    p = sub.add_parser(
+        "predict",
+        help="label maps, overlays and garment JSON for photos (the bundled model, or a .pt / "
+        ".onnx named first)",
+    )
+    p.add_argument(
+        "inputs",
+        nargs="+",
+        metavar="[MODEL] IMAGES_OR_FOLDERS",
+        help="an optional checkpoint (.pt) or exported model (.onnx), then photos or folders; "
+        "with no model, the bundled one (fashionseg.bundled)",
+    )
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
+    p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
+    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--workers", type=int, help="threads decoding and writing (default: one per core)"
+    )
+    p.add_argument(
+        "--processes",
+        type=int,
+        help="processes writing the outputs (default: all cores but two with 4+ cores and "
+        "64+ photos, else 0: the threads write)",
+    )
+    p.add_argument(
+        "--auto-orient",
+        action="store_true",
+        help="apply EXIF orientation (phone photos); off: segment the stored pixel grid",
+    )
+    p.add_argument(
+        "--only",
+        metavar="GARMENTS",
+        help="keep only these garments, names or ClassIds, comma-separated (dress,skirt; "
+        "group names with --groups)",
+    )
+    p.add_argument(
+        "--groups",
+        action="store_true",
+        help="body regions (upper body, lower body, whole body, footwear, bags, headwear, "
+        "accessories) instead of the 46 categories; parts join the garment they touch",
+    )
+    p.add_argument(
+        "--cutouts", action="store_true", help="also <stem>/<garment>.png: RGBA, cropped"
+    )
+    p.add_argument("--feather", type=float, default=0.0, help="soft cut-out edge, in pixels")
+    p.add_argument(
+        "--skip-existing",
+        action="store_true",
+        help="leave photos whose <stem>.json is already in --out (continue an interrupted run)",
+    )
+    p.set_defaults(fn=cmd_predict)
+
+    _add_analyze_export_serve(sub)
+
+
+def _add_analyze_export_serve(sub) -> None:
+    p = sub.add_parser(
+        "analyze", help="what a collection wears: frequencies, pairings (lift), colours, outfits"
+    )
+    p.add_argument("predictions", help="folder of predict's <stem>.json files")
+    p.add_argument("--out", required=True, help="report folder (PNG figures, HTML, JSON)")
+    p.add_argument("--top", type=int, default=15, help="outfits and pairs to list")
+    p.add_argument(
+        "--groups", action="store_true", help="by body region (predict --groups's names)"
+    )
+    p.set_defaults(fn=cmd_analyze)
+
+    p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and size)")
+    p.add_argument("checkpoint")
+    p.add_argument("--out", required=True, help="the .onnx file")
+    p.add_argument("--opset", type=int, default=ONNX_OPSET)
+    p.add_argument(
+        "--int8",
+        action="store_true",
+        help="8-bit weights and activations (faster on CPUs; reports agreement with float32)",
+    )
+    p.add_argument(
+        "--calibration",
+        nargs="+",
+        metavar="PHOTOS_OR_FOLDERS",
+        help="photos like those the model will see, for --int8 (32 or more is best)",
+    )
+    p.set_defaults(fn=cmd_export)
+
+    p = sub.add_parser(
+        "categories", help="the ClassIds and names a model knows (the names --only takes)"
+    )
+    p.add_argument("model", nargs="?", help="checkpoint or exported model; default: bundled")
+    p.add_argument("--groups", action="store_true", help="the body-region groups instead")
+    p.set_defaults(fn=cmd_categories)
+
+    p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")
+    p.add_argument(
+        "model", nargs="?", help="checkpoint (.pt) or exported model (.onnx); default: bundled"
+    )
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--max-mb", type=float, default=limits.MAX_BYTES / 1e6, help="upload size limit (413 above)"
+    )
+    p.add_argument(
+        "--max-pixels", type=int, default=limits.MAX_PIXELS, help="photo size limit (422 above)"
+    )
+    p.add_argument(
+        "--max-batch", type=int, default=limits.MAX_BATCH, help="requests batched per forward pass"
+    )
+    p.set_defaults(fn=cmd_serve)

@@ -1,0 +1,101 @@
+"""A model file as a callable: a ``.pt`` checkpoint rebuilt from its own config, or an exported
+``.onnx`` file run by ONNX Runtime; both take uint8 photos (N, H, W, 3) and return logits.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from fashionseg.checkpoint import CheckpointError
+from fashionseg.data.categories import CategoryTable
+from fashionseg.models import build_model
+from fashionseg.models.normalize import to_float
+
+
+class ImageModel(torch.nn.Module):
+    """A segmentation model that takes photos as they come: uint8 (N, H, W, 3) -> logits.
+
+    The ImageNet normalisation is part of the module, so an exported ONNX file needs no
+    preprocessing knowledge from whoever runs it.
+    """
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """uint8 (N, H, W, 3) -> float logits (N, C, H, W)."""
+        return self.model(to_float(images))
+
+
+def _torch_backend(state: dict, path: Path):
+    try:
+        config = state["config"]
+        categories = CategoryTable.from_json(state["categories"])
+        model = build_model(
+            config["model"],
+            categories.num_classes,
+            width=config["width"],
+            encoder=config.get("encoder", ""),
+        )
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, ValueError, TypeError) as e:
+        raise CheckpointError(
+            f"{path}: checkpoint does not match its model ({str(e).splitlines()[0][:80]})"
+        ) from None
+    return config, categories, ImageModel(model)
+
+
+class _OnnxRunner:
+    """ONNX Runtime session with the call signature of :class:`ImageModel`."""
+
+    def __init__(self, path: Path, threads: int | None):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        # Idle ONNX Runtime threads spin by default, taking the cores that decode and write
+        # beside the model (predict, serve); sleeping instead costs the model little.
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        try:
+            self.session = ort.InferenceSession(
+                str(path), opts, providers=[p for p in ort.get_available_providers() if p in _ORT]
+            )
+        except Exception as e:  # onnxruntime's own error types (Fail, InvalidGraph, ...)
+            reason = (str(e).splitlines() or [type(e).__name__])[0][:120]
+            raise CheckpointError(
+                f"{path}: ONNX Runtime cannot run this model ({reason})"
+            ) from None
+        self.input = self.session.get_inputs()[0].name
+
+    def __call__(self, images: torch.Tensor) -> torch.Tensor:
+        out = self.session.run(None, {self.input: images.cpu().numpy()})[0]
+        return torch.from_numpy(out)
+
+
+# Providers tried in this order; CUDA is used only where onnxruntime-gpu provides it.
+_ORT = ("CUDAExecutionProvider", "CPUExecutionProvider")
+ONNX_META = "fashionseg"
+
+
+def _onnx_backend(path: Path, threads: int | None):
+    try:
+        import onnx
+    except ImportError:
+        raise CheckpointError(
+            f"{path}: reading ONNX models needs the deploy extra (pip install 'fashionseg[deploy]')"
+        ) from None
+    try:
+        proto = onnx.load(str(path), load_external_data=False)
+        meta = {p.key: p.value for p in proto.metadata_props}
+        info = json.loads(meta[ONNX_META])
+        config, categories = info["config"], CategoryTable.from_json(info["categories"])
+    except (KeyError, ValueError, TypeError):
+        raise CheckpointError(f"{path}: not an ONNX model exported by fashionseg export") from None
+    except Exception as e:  # onnx raises its own DecodeError for files that are not ONNX
+        raise CheckpointError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    return config, categories, _OnnxRunner(path, threads)

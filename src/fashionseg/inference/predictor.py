@@ -1,0 +1,143 @@
+"""A checkpoint turned into a function: photos in, label maps at each photo's own size out."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from fashionseg.checkpoint import CheckpointError, load_checkpoint
+from fashionseg.data.compose import fit
+from fashionseg.data.images import photo_canvas, read_photo
+from fashionseg.errors import ConfigError
+from fashionseg.inference.label_kernel import bilinear_argmax
+from fashionseg.inference.labels import upsample_argmax
+from fashionseg.inference.loading import _onnx_backend, _torch_backend
+from fashionseg.machine import resolve_device
+from fashionseg.sizes import parse_size
+
+
+def make_canvas(
+    source: Image.Image | Path | bytes,
+    size: tuple[int, int],
+    keep_aspect: bool,
+    auto_orient: bool = False,
+) -> np.ndarray:
+    """A photo as the input canvas (H, W, 3) uint8 of a model of input ``size`` (H, W):
+    ``data.images.photo_canvas``, the door the training cache and ``evaluate`` use too.
+
+    Raises:
+        DataError: not a photo, or a file that cannot be decoded.
+    """
+    return photo_canvas(source, *size, keep_aspect, auto_orient)
+
+
+def photo_and_canvas(
+    path: Path, size: tuple[int, int], keep_aspect: bool, auto_orient: bool = False
+) -> tuple[Image.Image, np.ndarray]:
+    """A photo decoded to RGB (PIL) and its :func:`make_canvas` from the file, decoding the
+    file once where the two can share it.
+
+    They can unless the canvas would take a JPEG at reduced DCT scale, which Pillow does only
+    from twice the resized size (and never with ``auto_orient``): CCP's photos are decoded
+    once, a 12 MP photo twice (its canvas then costs a fraction of a decode).
+
+    Raises:
+        DataError: a file that cannot be decoded.
+    """
+    photo = read_photo(path, auto_orient)
+    new_h, new_w, _, _ = fit(photo.height, photo.width, *size, keep_aspect)
+    if auto_orient or min(photo.width // new_w, photo.height // new_h) < 2:
+        return photo, make_canvas(photo, size, keep_aspect)  # already turned upright
+    return photo, make_canvas(path, size, keep_aspect)
+
+
+class Predictor:
+    """A checkpoint (``.pt``) or an exported ``.onnx`` model that segments photos.
+
+    Everything needed (architecture, input size, categories) comes from the file itself.
+
+    Args:
+        path: checkpoint or ONNX file.
+        device: "auto", "cpu", "cuda" (PyTorch models; ONNX picks its own provider).
+        threads: ONNX Runtime intra-op threads (None: its default).
+    """
+
+    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None):
+        path = Path(path)
+        self.device = torch.device(resolve_device(device))
+        if path.suffix.lower() == ".onnx":
+            if not path.is_file():
+                raise CheckpointError(f"{path}: no such model file")
+            config, self.categories, self.model = _onnx_backend(path, threads)
+            self.device = torch.device("cpu")
+            self.backend = "onnxruntime"
+        else:
+            config, self.categories, self.model = _torch_backend(load_checkpoint(path), path)
+            self.model.to(self.device).eval()
+            self.backend = "pytorch"
+        try:
+            self.size = parse_size(config["size"])
+            self.keep_aspect = bool(config.get("keep_aspect", False))
+            self.name = f"{config['model']} ({path.name})"
+        except (KeyError, TypeError, ValueError) as e:
+            what = f"no {e}" if isinstance(e, KeyError) else str(e)
+            raise CheckpointError(f"{path}: the model's config is incomplete ({what})") from None
+        self.config = config
+
+    @torch.no_grad()
+    def logits(self, images: np.ndarray, tta: str | None = None) -> torch.Tensor:
+        """Model input canvases (N, H, W, 3) uint8 -> logits (N, C, H, W) float.
+
+        ``tta="flip"`` averages the logits of the canvases and of their mirror images.
+        """
+        x = torch.from_numpy(np.ascontiguousarray(images))
+        if self.backend == "pytorch":
+            x = x.to(self.device)
+        out = self.model(x).float()
+        if tta == "flip":
+            out = (out + self.model(x.flip(2).contiguous()).float().flip(3)) / 2
+        elif tta:
+            raise ConfigError(f"unknown test-time augmentation {tta!r} (choose: flip)")
+        return out.to(self.device)
+
+    def canvas(self, source: Image.Image | Path | bytes, auto_orient: bool = False) -> np.ndarray:
+        """A photo as the model's input canvas (H, W, 3) uint8: :func:`make_canvas` at this
+        model's input size.
+
+        Raises:
+            DataError: a file that cannot be decoded.
+        """
+        return make_canvas(source, self.size, self.keep_aspect, auto_orient)
+
+    def photo_and_canvas(self, path: Path, auto_orient: bool = False):
+        """The photo decoded to RGB (PIL) and its input canvas: :func:`photo_and_canvas` at
+        this model's input size."""
+        return photo_and_canvas(path, self.size, self.keep_aspect, auto_orient)
+
+    def device_labels(self, logits: torch.Tensor, sizes: list[tuple[int, int]]) -> list[np.ndarray]:
+        """Label maps of a batch on a GPU: logits (N, C, h, w) on the device and the photos'
+        (height, width) -> N label maps uint8, brought to the CPU in one copy.
+
+        One synchronisation per batch instead of one per photo from the writer threads: on a
+        16-core machine each wait handed Python's GIL to busy threads and waited to get it back.
+        """
+        maps = []
+        for lg, (height, width) in zip(logits, sizes):
+            new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+            crop = lg[:, top : top + new_h, left : left + new_w]
+            maps.append(upsample_argmax(crop, height, width).to(torch.uint8).flatten())
+        flat = torch.cat(maps).cpu().numpy()
+        ends = np.cumsum([h * w for h, w in sizes])
+        return [part.reshape(size) for part, size in zip(np.split(flat, ends[:-1]), sizes)]
+
+    def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
+        """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""
+        new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        if logits.device.type == "cpu" and logits.shape[0] <= 256:
+            # One fused pass, no (C, H, W) intermediate, without the GIL (label_kernel.py).
+            return bilinear_argmax(logits.detach().numpy(), top, left, new_h, new_w, height, width)
+        crop = logits[:, top : top + new_h, left : left + new_w]
+        return upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()

@@ -1,0 +1,1 @@
+"""Synthetic photos of drawn figures wearing outfits, with the Fashionpedia categories."""

@@ -1,0 +1,77 @@
+"""Paired (images, masks) augmentation on whole batches, on whichever device holds them.
+
+Every random draw comes from an explicit ``torch.Generator``, so a run is reproducible and a
+resumed run draws exactly what the uninterrupted one would have.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from fashionseg.data.categories import IGNORE
+from fashionseg.machine import to_device
+
+
+def augment(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    gen: torch.Generator,
+    hflip: bool = True,
+    scale: tuple[float, float] = (1.0, 1.0),
+    jitter: float = 0.0,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random flip, scale-and-crop and colour jitter.
+
+    Args:
+        images: float (N, 3, H, W), normalised.
+        masks: int64 (N, H, W).
+        gen: generator on the CPU (draws are made there and moved, for determinism).
+        hflip: flip half of the samples left-right.
+        scale: zoom range; > 1 zooms in (crop), < 1 zooms out (pads with ignore).
+        jitter: brightness/contrast/saturation strength (0 = off).
+
+    Returns:
+        The augmented ``(images, masks)`` with the same shapes.
+    """
+    n = images.shape[0]
+    # All draws first, on the CPU, in one (N, 10) table that goes to the device in one copy:
+    # flip, the 2x3 affine matrix, brightness, contrast, saturation.
+    draws = torch.zeros(n, 10)
+    draws[:, 1] = draws[:, 5] = draws[:, 7:] = 1  # identity transform, no jitter
+    if hflip:
+        draws[:, 0] = (torch.rand(n, generator=gen) < 0.5).float()
+    zoom = scale != (1.0, 1.0)
+    if zoom:
+        s = torch.empty(n).uniform_(scale[0], scale[1], generator=gen)
+        room = (1 - 1 / s).abs()
+        draws[:, 1] = draws[:, 5] = 1 / s
+        draws[:, 3] = (torch.rand(n, generator=gen) * 2 - 1) * room
+        draws[:, 6] = (torch.rand(n, generator=gen) * 2 - 1) * room
+    if jitter > 0:
+        for col in (7, 8, 9):
+            draws[:, col] = 1 + (torch.rand(n, generator=gen) * 2 - 1) * jitter
+    draws = to_device(draws, images.device)
+    if hflip:
+        flip = draws[:, 0] > 0.5
+        images = torch.where(flip[:, None, None, None], images.flip(-1), images)
+        masks = torch.where(flip[:, None, None], masks.flip(-1), masks)
+    if zoom:
+        theta = draws[:, 1:7].reshape(n, 2, 3)
+        grid = F.affine_grid(theta, list(images.shape), align_corners=False)
+        images = F.grid_sample(
+            images, grid, mode="bilinear", padding_mode="zeros", align_corners=False
+        )
+        shifted = (masks + 1).float()[:, None]  # 0 marks outside after sampling
+        sampled = F.grid_sample(
+            shifted, grid, mode="nearest", padding_mode="zeros", align_corners=False
+        )
+        sampled = sampled[:, 0].long()
+        masks = torch.where(sampled == 0, torch.full_like(sampled, IGNORE), sampled - 1)
+    if jitter > 0:
+        b, c, sat = (draws[:, col].view(n, 1, 1, 1) for col in (7, 8, 9))
+        mean = images.mean(dim=(1, 2, 3), keepdim=True)
+        gray = images.mean(dim=1, keepdim=True)
+        images = (gray + (images - gray) * sat - mean) * c + mean
+        images = images + (b - 1) * 2  # brightness shift, in normalised units
+    return images, masks

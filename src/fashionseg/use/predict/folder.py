@@ -1,0 +1,171 @@
+"""``fashionseg predict``: label maps, overlays and garment summaries for a set of photos.
+
+This file gathers the photos and names their outputs; ``pipeline.py`` overlaps decoding,
+the model and writing; ``write.py`` writes one photo's files.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.errors import UsageError
+from fashionseg.files import is_photo
+from fashionseg.inference.predictor import Predictor
+from fashionseg.machine import available_cores
+from fashionseg.outputs import ErrorLog, output_dir, output_file
+from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
+from fashionseg.use.predict.pipeline import run_pipeline, write_processes
+from fashionseg.use.predict.products import parse_only
+from fashionseg.use.predict.write import Products
+
+
+def collect_photos(inputs: list[str | Path]) -> list[Path]:
+    """Files as given, and the photos (by extension) anywhere under the folders given."""
+    photos: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            photos += sorted(p for p in path.rglob("*") if is_photo(p) and p.is_file())
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if not photos:
+        raise FileNotFoundError(f"no photos found in {', '.join(map(str, inputs))}")
+    return photos
+
+
+def safe_stem(path: Path) -> str:
+    """A photo's stem as an output name that stays inside the output folder and is not hidden:
+    leading dots become ``_`` (``...jpg`` has the stem ``..``), and an empty one is ``photo``."""
+    stem = path.stem
+    bare = stem.lstrip(".")
+    stem = "_" * (len(stem) - len(bare)) + bare
+    return "".join("_" if c in "/\\\0:" or ord(c) < 32 else c for c in stem) or "photo"
+
+
+def output_stems(photos: list[Path]) -> list[str]:
+    """A distinct output name per photo: its :func:`safe_stem`, with ``-2``, ``-3`` ... where
+    taken.
+
+    Names are compared without case, so outputs stay apart on case-insensitive disks too.
+    """
+    taken: set[str] = set()
+    tries: Counter[str] = Counter()
+    stems = []
+    for p in photos:
+        base = stem = safe_stem(p)
+        while stem.lower() in taken:
+            tries[base.lower()] += 1
+            stem = f"{base}-{tries[base.lower()] + 1}"
+        taken.add(stem.lower())
+        stems.append(stem)
+    return stems
+
+
+def segment(
+    predictor: Predictor,
+    photos: list[Image.Image],
+    tta: str | None = None,
+    canvases: list[np.ndarray] | None = None,
+):
+    """Label maps (H, W) uint8 at each photo's own size, one batch through the model.
+
+    ``canvases`` (from ``predictor.canvas`` on the files) are used when given; otherwise they
+    are made from the decoded photos.
+    """
+    if not photos:
+        return []
+    if canvases is None:
+        canvases = [predictor.canvas(p) for p in photos]
+    logits = predictor.logits(np.stack(canvases), tta=tta)
+    return [predictor.labels(lg, p.height, p.width) for lg, p in zip(logits, photos)]
+
+
+def predict(
+    model: str | Path,
+    inputs: list[str | Path],
+    out: str | Path,
+    batch_size: int = 8,
+    tta: str | None = None,
+    kaggle_csv: str | Path | None = None,
+    device: str = "auto",
+    workers: int | None = None,
+    processes: int | None = None,
+    auto_orient: bool = False,
+    only: str | None = None,
+    groups: bool = False,
+    cutouts: bool = False,
+    feather: float = 0.0,
+    skip_existing: bool = False,
+) -> dict:
+    """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
+    (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
+
+    ``workers`` threads (default: one per core) decode photos ahead of the model and label
+    and write behind it; ``processes`` (default: ``write_processes``; 0 = threads only) take
+    the writing over on machines with many cores. Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
+    ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
+    ``skip_existing`` leaves photos whose ``<stem>.json`` is already there.
+
+    Returns:
+        ``{"photos", "written", "skipped", "existing", "out"}``.
+    """
+    predictor = Predictor(model, device)
+    if kaggle_csv:
+        if groups or only:
+            raise UsageError("--kaggle-csv needs every category: leave out --groups and --only")
+        check_kaggle_categories(predictor)
+    names = GROUP_NAMES if groups else predictor.categories.names()
+    products = Products(
+        only=parse_only(only, names) if only else None,
+        groups=groups,
+        cutouts=cutouts,
+        feather=feather,
+    )
+    all_photos = collect_photos(inputs)
+    all_stems = output_stems(all_photos)
+    out = output_dir(out, inputs)
+    if kaggle_csv:
+        output_file(kaggle_csv, all_photos)
+    kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
+    photos, stems = _pending(all_photos, all_stems, out, skip_existing, kaggle)
+    errors = ErrorLog(out, append=skip_existing)
+    written = run_pipeline(
+        predictor, photos, stems, out, products, errors, kaggle,
+        batch_size=batch_size, tta=tta, workers=workers or available_cores(),
+        processes=write_processes(len(photos), available_cores())
+        if processes is None else processes,
+        auto_orient=auto_orient,
+    )  # fmt: skip
+    errors.close()
+    if kaggle_csv:
+        write_kaggle_csv(kaggle, kaggle_csv)
+    return {
+        "photos": len(all_photos),
+        "written": written,
+        "skipped": errors.count,
+        "existing": len(all_photos) - len(photos),
+        "out": str(out),
+    }
+
+
+def _pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, kaggle):
+    """The photos still to do (all, unless ``skip_existing`` finds their JSON; those join the
+    Kaggle rows from what they wrote)."""
+    todo, todo_stems = [], []
+    for photo, stem in zip(photos, stems):
+        done = out / f"{stem}.json"
+        if skip_existing and done.is_file():
+            if kaggle is not None:
+                kaggle[photo.stem] = json.loads(done.read_text())["garments"]
+            continue
+        todo.append(photo)
+        todo_stems.append(stem)
+    return todo, todo_stems
