@@ -56,7 +56,8 @@ def bench_predict(
     from fashionseg.data.images import read_photo
     from fashionseg.inference.predictor import Predictor
     from fashionseg.use.predict.pipeline import write_processes
-    from fashionseg.use.predict.write import Products, write_photo
+    from fashionseg.use.predict.segmentation import Products, Segmentation
+    from fashionseg.use.predict.write import write_photo
 
     model = str(model or bundled_model())
     workers = workers or available_cores()  # predict's default: one thread per core
@@ -93,7 +94,8 @@ def bench_predict(
         scratch.mkdir()
         t0 = time.perf_counter()
         for i, ((photo, _), lab) in enumerate(zip(decoded, labels)):
-            write_photo(predictor, scratch, f"s{i}", photo, lab, "x.jpg", Products())
+            seg = Segmentation.of(photo, lab, predictor.categories.names(), predictor.name, "x.jpg")
+            write_photo(scratch, f"s{i}", seg, Products())
         write_ms = (time.perf_counter() - t0) * 1000 / len(sample)
         runs = {}
         for n in (small, photos):

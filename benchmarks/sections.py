@@ -22,7 +22,7 @@ from fashionseg.machine import available_cores
 
 __all__ = ["baseline_prepare_one", "naive_rle_decode", "run_bench"]
 
-SECTIONS = ("rle", "prepare", "memory", "train", "infer", "serve", "predict")
+SECTIONS = ("rle", "prepare", "memory", "train", "infer", "serve", "predict", "ray")
 
 
 def _machine() -> str:
@@ -97,6 +97,10 @@ def _run(
         if quick:
             return bench_predict(model, photos=24, small=8, device=device, data=data)
         return bench_predict(model, device=device, workers=available_cores(), data=data)
+    if section == "ray":
+        from benchmarks.ray_predict import bench_ray
+
+        return bench_ray(model, photos=24) if quick else bench_ray(model)
     raise ValueError(f"unknown benchmark {section!r}; choose from {', '.join(SECTIONS)} or all")
 
 

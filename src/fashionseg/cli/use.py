@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from fashionseg.errors import FashionsegError
+from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.names import ONNX_OPSET
 from fashionseg.use.serve import limits
 
@@ -17,7 +17,6 @@ def split_model(items: list[str]) -> tuple[str, list[str]]:
     from pathlib import Path
 
     from fashionseg.bundled import bundled_model
-    from fashionseg.errors import UsageError
 
     if items and Path(items[0]).suffix.lower() in MODEL_SUFFIXES:
         if len(items) == 1:
@@ -27,19 +26,11 @@ def split_model(items: list[str]) -> tuple[str, list[str]]:
 
 
 def cmd_predict(args) -> None:
-    from fashionseg.use.predict.folder import predict
-
     model, photos = split_model(args.inputs)
-    result = predict(
-        model,
-        photos,
-        args.out,
+    options = dict(
         batch_size=args.batch_size,
         tta=args.tta,
-        kaggle_csv=args.kaggle_csv,
         device=args.device,
-        workers=args.workers,
-        processes=args.processes,
         auto_orient=args.auto_orient,
         only=args.only,
         groups=args.groups,
@@ -47,6 +38,23 @@ def cmd_predict(args) -> None:
         feather=args.feather,
         skip_existing=args.skip_existing,
     )
+    if args.ray is not None:
+        if args.kaggle_csv:
+            raise UsageError("--kaggle-csv is written by local predict; leave out --ray")
+        from fashionseg.use.predict.ray_data import segment
+
+        result = segment(
+            photos, model, args.out, args.table, address=args.ray or None,
+            actors=args.actors, cpus_per_actor=args.cpus_per_actor,
+            gpus_per_actor=args.gpus_per_actor, **options,
+        )  # fmt: skip
+    else:
+        from fashionseg.use.predict.folder import predict
+
+        result = predict(
+            model, photos, args.out, kaggle_csv=args.kaggle_csv, workers=args.workers,
+            processes=args.processes, table=args.table, **options,
+        )  # fmt: skip
     todo = result["photos"] - result["existing"]
     if todo and not result["written"]:
         raise FashionsegError(
@@ -130,6 +138,32 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray Data: join the cluster at ADDRESS (default: RAY_ADDRESS, else a "
+        "local one); put it after the photos. Needs pip install 'fashionseg[ray]'",
+    )
+    p.add_argument(
+        "--actors", type=int, help="with --ray: actors in the pool (default: one per CPU)"
+    )
+    p.add_argument(
+        "--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs (and threads) per actor"
+    )
+    p.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        help="with --ray: GPUs per actor (--device cuda)",
+    )
+    p.add_argument(
+        "--table",
+        metavar="FILE.parquet",
+        help="also write the catalogue table: one Parquet row per garment (pandas, DuckDB, "
+        "Spark and Polars read it; so does analyze)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--workers", type=int, help="threads decoding and writing (default: one per core)"
@@ -175,7 +209,9 @@ def _add_analyze_export_serve(sub) -> None:
     p = sub.add_parser(
         "analyze", help="what a collection wears: frequencies, pairings (lift), colours, outfits"
     )
-    p.add_argument("predictions", help="folder of predict's <stem>.json files")
+    p.add_argument(
+        "predictions", help="folder of predict's <stem>.json files, or its --table .parquet"
+    )
     p.add_argument("--out", required=True, help="report folder (PNG figures, HTML, JSON)")
     p.add_argument("--top", type=int, default=15, help="outfits and pairs to list")
     p.add_argument(

@@ -20,6 +20,7 @@ import numpy as np
 from fashionseg.data.categories import NUM_GARMENTS
 from fashionseg.errors import DataFormatError
 from fashionseg.outputs import ErrorLog, output_dir
+from fashionseg.use.table import read_docs
 
 
 def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
@@ -215,9 +216,13 @@ def regroup(doc: dict) -> dict:
 
 
 def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: bool = False) -> Path:
-    """Write ``summary.json``, four PNG figures and ``index.html`` for a prediction folder
-    (``groups``: by body region rather than category)."""
-    docs, bad = load_predictions(predictions)
+    """Write ``summary.json``, four PNG figures and ``index.html`` for a prediction folder or
+    a catalogue table (``predict --table``'s ``.parquet``; ``groups``: by body region rather
+    than category)."""
+    if Path(predictions).suffix.lower() == ".parquet" and Path(predictions).is_file():
+        docs, bad = read_docs(predictions), []
+    else:
+        docs, bad = load_predictions(predictions)
     if groups:
         docs = [regroup(doc) for doc in docs]
     # The analysis never lands among the predictions it reads (a photo called summary.jpg

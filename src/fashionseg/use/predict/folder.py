@@ -22,7 +22,8 @@ from fashionseg.outputs import ErrorLog, output_dir, output_file
 from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
 from fashionseg.use.predict.pipeline import run_pipeline, write_processes
 from fashionseg.use.predict.products import parse_only
-from fashionseg.use.predict.write import Products
+from fashionseg.use.predict.segmentation import Products
+from fashionseg.use.table import GarmentTable
 
 
 def collect_photos(inputs: list[str | Path]) -> list[Path]:
@@ -104,6 +105,7 @@ def predict(
     cutouts: bool = False,
     feather: float = 0.0,
     skip_existing: bool = False,
+    table: str | Path | None = None,
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
@@ -112,7 +114,8 @@ def predict(
     and write behind it; ``processes`` (default: ``write_processes``; 0 = threads only) take
     the writing over on machines with many cores. Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
     ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
-    ``skip_existing`` leaves photos whose ``<stem>.json`` is already there.
+    ``skip_existing`` leaves photos whose ``<stem>.json`` is already there; ``table`` writes
+    the catalogue table (Parquet, one row per garment, ``use/table.py``).
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``.
@@ -124,7 +127,7 @@ def predict(
         check_kaggle_categories(predictor)
     names = GROUP_NAMES if groups else predictor.categories.names()
     products = Products(
-        only=parse_only(only, names) if only else None,
+        only=frozenset(parse_only(only, names)) if only else None,
         groups=groups,
         cutouts=cutouts,
         feather=feather,
@@ -132,21 +135,25 @@ def predict(
     all_photos = collect_photos(inputs)
     all_stems = output_stems(all_photos)
     out = output_dir(out, inputs)
-    if kaggle_csv:
-        output_file(kaggle_csv, all_photos)
-    kaggle: dict[str, list[dict]] | None = {} if kaggle_csv else None
-    photos, stems = _pending(all_photos, all_stems, out, skip_existing, kaggle)
-    errors = ErrorLog(out, append=skip_existing)
-    written = run_pipeline(
-        predictor, photos, stems, out, products, errors, kaggle,
-        batch_size=batch_size, tta=tta, workers=workers or available_cores(),
-        processes=write_processes(len(photos), available_cores())
-        if processes is None else processes,
-        auto_orient=auto_orient,
-    )  # fmt: skip
-    errors.close()
-    if kaggle_csv:
-        write_kaggle_csv(kaggle, kaggle_csv)
+    for extra in (kaggle_csv, table):
+        if extra:
+            output_file(extra, all_photos)
+    sinks = Sinks(kaggle_csv, table)
+    try:
+        photos, stems = pending(all_photos, all_stems, out, skip_existing, sinks)
+        errors = ErrorLog(out, append=skip_existing)
+        written = run_pipeline(
+            predictor, photos, stems, out, products, errors, sinks.add,
+            batch_size=batch_size, tta=tta, workers=workers or available_cores(),
+            processes=write_processes(len(photos), available_cores())
+            if processes is None else processes,
+            auto_orient=auto_orient,
+        )  # fmt: skip
+        errors.close()
+    except BaseException:
+        sinks.abort()
+        raise
+    sinks.close()
     return {
         "photos": len(all_photos),
         "written": written,
@@ -156,15 +163,40 @@ def predict(
     }
 
 
-def _pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, kaggle):
+class Sinks:
+    """Where each finished photo's document goes besides its own files: the Kaggle CSV's rows
+    (written at the end) and the catalogue table (written as photos finish)."""
+
+    def __init__(self, kaggle_csv: str | Path | None, table: str | Path | None):
+        self.kaggle_csv = kaggle_csv
+        self.kaggle: dict[str, list[dict]] = {}
+        self.table = GarmentTable(table) if table else None
+
+    def add(self, photo: Path, doc: dict) -> None:
+        if self.kaggle_csv:
+            self.kaggle[photo.stem] = doc["garments"]
+        if self.table is not None:
+            self.table.add(doc)
+
+    def close(self) -> None:
+        if self.kaggle_csv:
+            write_kaggle_csv(self.kaggle, self.kaggle_csv)
+        if self.table is not None:
+            self.table.close()
+
+    def abort(self) -> None:
+        if self.table is not None:
+            self.table.abort()
+
+
+def pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, sinks: Sinks):
     """The photos still to do (all, unless ``skip_existing`` finds their JSON; those join the
-    Kaggle rows from what they wrote)."""
+    Kaggle rows and the table from what they wrote)."""
     todo, todo_stems = [], []
     for photo, stem in zip(photos, stems):
         done = out / f"{stem}.json"
         if skip_existing and done.is_file():
-            if kaggle is not None:
-                kaggle[photo.stem] = json.loads(done.read_text())["garments"]
+            sinks.add(photo, json.loads(done.read_text()))
             continue
         todo.append(photo)
         todo_stems.append(stem)

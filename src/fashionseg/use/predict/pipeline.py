@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import sys
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from multiprocessing import get_context
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -25,7 +25,8 @@ from tqdm import tqdm
 from fashionseg.data.images import DataError
 from fashionseg.inference.predictor import Predictor
 from fashionseg.outputs import ErrorLog
-from fashionseg.use.predict.write import Products, write_photo
+from fashionseg.use.predict.segmentation import Products, Segmentation
+from fashionseg.use.predict.write import write_photo
 
 
 def write_processes(photos: int, cores: int) -> int:
@@ -44,11 +45,11 @@ def _label_and_write(
         labels = predictor.labels(logits, photo.height, photo.width)
     else:
         labels = logits
+    names = predictor.categories.names()
+    seg = Segmentation.of(photo, labels, names, predictor.name, path, products)
     if writers is None:
-        return write_photo(predictor, out, stem, photo, labels, path, products)
-    # What write_photo needs of the model, without the model: its name and categories.
-    meta = SimpleNamespace(name=predictor.name, categories=predictor.categories)
-    return writers.submit(write_photo, meta, out, stem, photo, labels, path, products).result()
+        return write_photo(out, stem, seg, products)
+    return writers.submit(write_photo, out, stem, seg, products).result()
 
 
 def run_pipeline(
@@ -58,7 +59,7 @@ def run_pipeline(
     out: Path,
     products: Products,
     errors: ErrorLog,
-    kaggle,
+    done: Callable[[Path, dict], None] | None,
     *,
     batch_size: int,
     tta: str | None,
@@ -67,7 +68,8 @@ def run_pipeline(
     auto_orient: bool,
 ) -> int:
     """The photos through the model on one thread pool (and the writes on ``processes``
-    processes when above 0); returns the photos written."""
+    processes when above 0); ``done(photo, doc)`` is called on this thread with each photo's
+    JSON document as it is written. Returns the photos written."""
     threads = torch.get_num_threads()
     if predictor.backend == "onnxruntime":
         # Torch only upsamples here, on the pool's threads, beside ONNX Runtime's own: one
@@ -81,7 +83,7 @@ def run_pipeline(
     try:
         with ThreadPoolExecutor(max(1, workers, processes + 2)) as pool:
             written = _run_batches(
-                pool, predictor, photos, stems, out, products, errors, kaggle,
+                pool, predictor, photos, stems, out, products, errors, done,
                 batch_size, tta, auto_orient, writers,
                 # Writes in flight: two batches, or two per writer process if more.
                 max(2 * batch_size, 2 * processes),
@@ -94,7 +96,7 @@ def run_pipeline(
 
 
 def _run_batches(
-    pool, predictor, photos, stems, out, products, errors, kaggle, batch_size, tta, auto_orient,
+    pool, predictor, photos, stems, out, products, errors, done, batch_size, tta, auto_orient,
     writers=None, window: int = 16,
 ) -> int:  # fmt: skip
     """Decode ahead of the model (three batches), run it batch by batch, label and write
@@ -134,20 +136,20 @@ def _run_batches(
             )  # fmt: skip
             writes.append((k, job))
         while writes and (len(writes) > window or writes[0][1].done()):
-            written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+            written += _finish(*writes.popleft(), photos, errors, bar, done)
     while writes:
-        written += _finish(*writes.popleft(), photos, errors, bar, kaggle)
+        written += _finish(*writes.popleft(), photos, errors, bar, done)
     bar.close()
     return written
 
 
-def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, kaggle) -> int:
+def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, done) -> int:
     bar.update(1)
     try:
         doc = fut.result()
     except (OSError, ValueError) as e:  # one photo's outputs failed; the others go on
         errors.add(str(photos[k]), f"could not write its outputs: {e}")
         return 0
-    if kaggle is not None:
-        kaggle[photos[k].stem] = doc["garments"]
+    if done is not None:
+        done(photos[k], doc)
     return 1

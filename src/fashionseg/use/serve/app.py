@@ -20,7 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
 from fashionseg.inference.predictor import Predictor
-from fashionseg.use.predict.write import describe
+from fashionseg.use.predict.segmentation import Segmentation
 from fashionseg.use.render.colors import overlay
 from fashionseg.use.serve import limits
 from fashionseg.use.serve.batcher import Batcher
@@ -179,7 +179,8 @@ def create_app(
 
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
         labels = predictor.labels(logits, photo.height, photo.width)
-        doc = describe(predictor, photo, labels, filename)
+        seg = Segmentation.of(photo, labels, names, predictor.name, filename)
+        doc = seg.to_json()
         doc["overlay"] = _overlay_url(photo, labels, len(names))
         return doc
 

@@ -1,0 +1,135 @@
+"""The Python front door: ``fashionseg.Segmenter()(photo)``.
+
+A :class:`Segmenter` holds one model (the bundled one unless told otherwise) and turns photos
+into :class:`~fashionseg.use.predict.segmentation.Segmentation` objects by the path
+``predict`` takes: the same canvases, batches, labelling and products, so its label maps equal
+predict's PNGs byte for byte.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import overload
+
+import numpy as np
+from PIL import Image
+
+from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.data.images import DataError
+from fashionseg.errors import UsageError
+from fashionseg.inference.predictor import Predictor
+from fashionseg.use.predict.products import parse_only
+from fashionseg.use.predict.segmentation import Products, Segmentation
+
+# What one photo may be: a file, its encoded bytes, a PIL image, or an (H, W, 3) uint8 array.
+PhotoLike = str | Path | bytes | Image.Image | np.ndarray
+
+
+class Segmenter:
+    """A garment segmenter around one model file.
+
+    Args:
+        model: a ``.pt`` checkpoint or an exported ``.onnx`` model; None for the bundled model.
+        device: "auto", "cpu" or "cuda" (PyTorch checkpoints; ONNX runs on the CPU).
+        tta: "flip" averages each photo with its mirror image.
+        only: garments to keep, names or ClassIds, comma-separated (``"dress,skirt"``), as
+            predict's ``--only``.
+        groups: body-region groups (upper body, lower body, ...) instead of categories.
+        auto_orient: turn photos upright by their EXIF orientation.
+        batch_size: photos per forward pass when a list is given (predict's default).
+        threads: ONNX Runtime threads (None: its default).
+
+    Raises:
+        FashionsegError: a missing or unreadable model file, an unknown garment in ``only``.
+    """
+
+    def __init__(
+        self,
+        model: str | Path | None = None,
+        device: str = "auto",
+        *,
+        tta: str | None = None,
+        only: str | None = None,
+        groups: bool = False,
+        auto_orient: bool = False,
+        batch_size: int = 8,
+        threads: int | None = None,
+    ):
+        if model is None:
+            from fashionseg.bundled import bundled_model
+
+            model = bundled_model()
+        self.predictor = Predictor(model, device, threads)
+        names = GROUP_NAMES if groups else self.predictor.categories.names()
+        wanted = frozenset(parse_only(only, names)) if only else None
+        self.products = Products(only=wanted, groups=groups)
+        self.tta = tta
+        self.auto_orient = auto_orient
+        self.batch_size = max(1, int(batch_size))
+
+    @property
+    def categories(self) -> list[str]:
+        """The model's category names (ClassId order)."""
+        return self.predictor.categories.names()[1:]
+
+    @overload
+    def __call__(self, photos: PhotoLike) -> Segmentation: ...
+
+    @overload
+    def __call__(self, photos: Sequence[PhotoLike]) -> list[Segmentation]: ...
+
+    def __call__(self, photos):
+        """Segment one photo (a Segmentation back) or a list of them (a list back, batched).
+
+        Raises:
+            DataError: a photo that cannot be read, named in the message.
+        """
+        if isinstance(photos, (str, Path, bytes, Image.Image, np.ndarray)):
+            return self.run([self.read(photos)])[0]
+        if not isinstance(photos, Sequence):
+            raise UsageError(
+                f"Segmenter takes a path, a PIL image, an (H, W, 3) uint8 array or a list of "
+                f"them, not {type(photos).__name__}"
+            )
+        out: list[Segmentation] = []
+        for start in range(0, len(photos), self.batch_size):
+            chunk = photos[start : start + self.batch_size]
+            out += self.run([self.read(p, start + k) for k, p in enumerate(chunk)])
+        return out
+
+    def run(self, read: list[tuple[Image.Image, np.ndarray, str]]) -> list[Segmentation]:
+        """Photos already read (:meth:`read`'s triples) through the model as one batch."""
+        logits = self.predictor.logits(np.stack([c for _, c, _ in read]), tta=self.tta)
+        names = self.predictor.categories.names()
+        results = []
+        for (photo, _, name), lg in zip(read, logits):
+            labels = self.predictor.labels(lg, photo.height, photo.width)
+            seg = Segmentation.of(photo, labels, names, self.predictor.name, name, self.products)
+            results.append(seg)
+        return results
+
+    def read(
+        self, photo: PhotoLike, k: int = 0, name: str | None = None
+    ) -> tuple[Image.Image, np.ndarray, str]:
+        """(the photo RGB, its model canvas, its name); a file (or its bytes) exactly as
+        predict reads it. ``k`` numbers an in-memory photo in messages.
+
+        Raises:
+            DataError: not a photo, or a file that cannot be decoded.
+        """
+        if isinstance(photo, (str, Path, bytes)):
+            source = photo if isinstance(photo, bytes) else Path(photo)
+            image, canvas = self.predictor.photo_and_canvas(source, self.auto_orient)
+            return image, canvas, name or (f"photo {k}" if isinstance(photo, bytes) else str(photo))
+        if isinstance(photo, np.ndarray):
+            if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+                raise DataError(
+                    f"photo {k}: an array must be (H, W, 3) uint8, not {photo.shape} {photo.dtype}"
+                )
+            photo = Image.fromarray(photo)
+        elif not isinstance(photo, Image.Image):
+            raise DataError(f"photo {k}: not a path, PIL image or array ({type(photo).__name__})")
+        rgb = photo if photo.mode == "RGB" else photo.convert("RGB")
+        name = name or getattr(photo, "filename", "") or f"photo {k}"
+        return rgb, self.predictor.canvas(rgb), str(name)
