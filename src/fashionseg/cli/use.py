@@ -138,26 +138,7 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
-    p.add_argument(
-        "--ray",
-        nargs="?",
-        const="",
-        metavar="ADDRESS",
-        help="run on Ray Data: join the cluster at ADDRESS (default: RAY_ADDRESS, else a "
-        "local one); put it after the photos. Needs pip install 'fashionseg[ray]'",
-    )
-    p.add_argument(
-        "--actors", type=int, help="with --ray: actors in the pool (default: one per CPU)"
-    )
-    p.add_argument(
-        "--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs (and threads) per actor"
-    )
-    p.add_argument(
-        "--gpus-per-actor",
-        type=float,
-        default=0.0,
-        help="with --ray: GPUs per actor (--device cuda)",
-    )
+    _add_ray(p)
     p.add_argument(
         "--table",
         metavar="FILE.parquet",
@@ -203,6 +184,30 @@ def add_commands(sub) -> None:
     p.set_defaults(fn=cmd_predict)
 
     _add_analyze_export_serve(sub)
+
+
+def _add_ray(p) -> None:
+    g = p.add_argument_group("on Ray Data (pip install 'fashionseg[ray]')")
+    g.add_argument(
+        "--ray",
+        nargs="?",
+        const="",
+        metavar="ADDRESS",
+        help="run on Ray Data: join the cluster at ADDRESS (default: RAY_ADDRESS, else a "
+        "local one); put it after the photos. Needs pip install 'fashionseg[ray]'",
+    )
+    g.add_argument(
+        "--actors", type=int, help="with --ray: actors in the pool (default: one per CPU)"
+    )
+    g.add_argument(
+        "--cpus-per-actor", type=float, default=1.0, help="with --ray: CPUs (and threads) per actor"
+    )
+    g.add_argument(
+        "--gpus-per-actor",
+        type=float,
+        default=0.0,
+        help="with --ray: GPUs per actor (--device cuda)",
+    )
 
 
 def _add_analyze_export_serve(sub) -> None:
