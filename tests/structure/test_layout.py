@@ -16,7 +16,13 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "fashionseg"
 FLOORS = [
     ["root"],  # errors, files, machine, names, sizes, version, config, checkpoint, outputs
     ["data"],  # readers, records, RLE, categories, composing, the photo door
-    ["prepare", "synth", "models", "bundled"],  # caches; synthetic data; architectures
+    [
+        "prepare",
+        "synth",
+        "models",
+        "bundled",
+        "datasets",
+    ],  # caches; synthetic data; models; downloads
     ["inference"],  # a model file -> logits -> label maps
     ["evaluate"],  # metrics, evaluate, score
     ["training"],  # the engine

@@ -1,0 +1,1 @@
+"""Converters from other data sets' layouts to the Kaggle layout, with their label tables."""
