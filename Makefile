@@ -13,7 +13,7 @@ setup: $(VENV)/.installed
 $(VENV)/.installed: pyproject.toml constraints.txt
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q $(if $(CONSTRAINTS_OFF),--upgrade,-c constraints.txt) -e ".[dev,deploy,pretrained,tune,ray,datasets]"
+	$(PY) -m pip install -q $(if $(CONSTRAINTS_OFF),--upgrade,-c constraints.txt) -e ".[dev,deploy,pretrained,tune,ray]"
 	touch $@
 
 # The newest releases the ranges allow, in a venv of their own, then the suite; if it passes,

@@ -67,6 +67,10 @@ class TrainConfig:
     scale_min: float = 1.0  # random scale-and-crop range (1, 1 = off)
     scale_max: float = 1.0
     color_jitter: float = 0.0  # brightness/contrast/saturation strength
+    repeat_threshold: float = 0.0  # repeat-factor sampling (LVIS) threshold t; 0 = off
+    copy_paste: float = (
+        0.0  # share of photos that receive a garment of another (rare ones favoured)
+    )
     workers: int = 2  # data loader processes
     device: str = "auto"  # auto | cpu | cuda
     amp: str = "auto"  # auto (bf16/fp16 on GPU, off on CPU) | off | bf16 | fp16
@@ -146,6 +150,8 @@ def _check_ranges(c: TrainConfig) -> None:
         ("pseudo_threshold", 0, 1, True),
         ("pseudo_balance", 0, 1, False),
         ("val_fraction", 0, 1, False),
+        ("repeat_threshold", 0, 1, True),
+        ("copy_paste", 0, 1, True),
     ):
         value = getattr(c, key)
         if not (low <= value <= high if closed else low <= value < high):

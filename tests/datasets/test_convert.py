@@ -11,7 +11,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 from dataset_files import ccp_repository, deepfashion2, lip, modanet
 
 from conftest import need
@@ -20,7 +19,6 @@ from fashionseg.data.compose import compose
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.rle import rle_area
 
-pytest.importorskip("scipy")
 SHARED = Path(__file__).resolve().parents[3] / "shared" / "data"
 FASHIONSEG = str(Path(sys.executable).with_name("fashionseg"))
 NAMES = fashionpedia().names()

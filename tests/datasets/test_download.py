@@ -19,7 +19,6 @@ from fashionseg.datasets import download as dl
 from fashionseg.datasets.catalog import DATASETS
 from fashionseg.datasets.http import DownloadError, fetch, part_path
 
-pytest.importorskip("scipy")
 FASHIONSEG = str(Path(sys.executable).with_name("fashionseg"))
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import sys
 
+from fashionseg.cli.options import add_min_area
+
 
 def _write(metrics: dict, out: str | None) -> None:
     if out:
@@ -28,6 +30,7 @@ def cmd_evaluate(args) -> None:
         batch_size=args.batch_size,
         device=args.device,
         tta=args.tta,
+        min_area=args.min_area,
     )
     print(format_table(metrics, f"{args.checkpoint} on {args.data}"))
     _write(metrics, args.out)
@@ -54,6 +57,7 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto")
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
+    add_min_area(p)
     p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+from fashionseg.cli.options import add_min_area
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.names import ONNX_OPSET
 from fashionseg.use.serve import limits
@@ -37,6 +38,7 @@ def cmd_predict(args) -> None:
         cutouts=args.cutouts,
         feather=args.feather,
         skip_existing=args.skip_existing,
+        min_area=args.min_area,
     )
     if args.ray is not None:
         if args.kaggle_csv:
@@ -100,6 +102,7 @@ def cmd_serve(args) -> None:
         max_bytes=int(args.max_mb * 1e6),
         max_pixels=args.max_pixels,
         max_batch=args.max_batch,
+        min_area=args.min_area,
     )
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         print(f"serving on {args.host}: reachable from other machines", file=sys.stderr)
@@ -137,6 +140,7 @@ def add_commands(sub) -> None:
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
+    add_min_area(p)
     p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
     _add_ray(p)
     p.add_argument(
@@ -249,6 +253,7 @@ def _add_analyze_export_serve(sub) -> None:
     p.set_defaults(fn=cmd_categories)
 
     p = sub.add_parser("serve", help="web app and JSON API (FastAPI + uvicorn)")
+    add_min_area(p)
     p.add_argument(
         "model", nargs="?", help="checkpoint (.pt) or exported model (.onnx); default: bundled"
     )

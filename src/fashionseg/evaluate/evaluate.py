@@ -18,6 +18,7 @@ from fashionseg.data.rle import RLEError
 from fashionseg.errors import FashionsegError
 from fashionseg.evaluate.metrics import ConfusionMatrix
 from fashionseg.files import read_ids
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA, merge_fragments
 from fashionseg.inference.predictor import Predictor
 from fashionseg.prepare.cache import Cache, is_cache, open_cache
 
@@ -48,12 +49,14 @@ def evaluate_checkpoint(
     batch_size: int = 8,
     device: str = "auto",
     tta: str | None = None,
+    min_area: float = DEFAULT_MIN_AREA,
 ) -> dict:
     """Metrics of a checkpoint (or exported model) on a data folder or a cache.
 
-    ``tta="flip"`` averages the logits of each photo and its mirror image.
+    ``tta="flip"`` averages the logits of each photo and its mirror image; ``min_area`` is
+    predict's fragment rule, so that evaluate scores what predict writes.
     """
-    predictor = Predictor(checkpoint, device)
+    predictor = Predictor(checkpoint, device, min_area=min_area)
     wanted = wanted_ids(ids_file)
     if is_cache(data):
         return _on_cache(predictor, open_cache(data), wanted, batch_size, tta)
@@ -70,7 +73,13 @@ def _on_cache(predictor: Predictor, cache: Cache, wanted, batch_size: int, tta) 
         batch = rows[k : k + batch_size]
         logits = predictor.logits(cache.images[batch], tta=tta)
         truth = torch.from_numpy(np.asarray(cache.masks[batch])).to(predictor.device).long()
-        cm.update(logits.argmax(1), truth)
+        pred = logits.argmax(1)
+        if predictor.min_area > 0:  # the fragment rule, image by image, on the CPU
+            maps = [
+                merge_fragments(p.to(torch.uint8).cpu().numpy(), predictor.min_area) for p in pred
+            ]
+            pred = torch.from_numpy(np.stack(maps)).to(predictor.device).long()
+        cm.update(pred, truth)
     return cm.compute(names)
 
 

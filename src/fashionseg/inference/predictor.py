@@ -12,6 +12,7 @@ from fashionseg.checkpoint import CheckpointError, load_checkpoint
 from fashionseg.data.compose import fit
 from fashionseg.data.images import photo_canvas, read_photo
 from fashionseg.errors import ConfigError
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA, merge_fragments
 from fashionseg.inference.label_kernel import bilinear_argmax
 from fashionseg.inference.labels import upsample_argmax
 from fashionseg.inference.loading import _onnx_backend, _torch_backend
@@ -63,9 +64,20 @@ class Predictor:
         path: checkpoint or ONNX file.
         device: "auto", "cpu", "cuda" (PyTorch models; ONNX picks its own provider).
         threads: ONNX Runtime intra-op threads (None: its default).
+        min_area: garment pieces under this share of the photo join their surroundings in
+            every label map (``inference/fragments.py``; 0: the model's argmax as it is).
     """
 
-    def __init__(self, path: str | Path, device: str = "auto", threads: int | None = None):
+    def __init__(
+        self,
+        path: str | Path,
+        device: str = "auto",
+        threads: int | None = None,
+        min_area: float = DEFAULT_MIN_AREA,
+    ):
+        if not 0 <= min_area < 1:
+            raise ConfigError(f"--min-area {min_area}: a share of the photo, from 0 to below 1")
+        self.min_area = float(min_area)
         path = Path(path)
         self.device = torch.device(resolve_device(device))
         if path.suffix.lower() == ".onnx":
@@ -131,13 +143,21 @@ class Predictor:
             maps.append(upsample_argmax(crop, height, width).to(torch.uint8).flatten())
         flat = torch.cat(maps).cpu().numpy()
         ends = np.cumsum([h * w for h, w in sizes])
-        return [part.reshape(size) for part, size in zip(np.split(flat, ends[:-1]), sizes)]
+        parts = np.split(flat, ends[:-1])
+        return [
+            merge_fragments(part.reshape(size), self.min_area) for part, size in zip(parts, sizes)
+        ]
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
-        """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo."""
+        """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo,
+        with the fragment rule applied (``min_area``)."""
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
         if logits.device.type == "cpu" and logits.shape[0] <= 256:
             # One fused pass, no (C, H, W) intermediate, without the GIL (label_kernel.py).
-            return bilinear_argmax(logits.detach().numpy(), top, left, new_h, new_w, height, width)
-        crop = logits[:, top : top + new_h, left : left + new_w]
-        return upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
+            labels = bilinear_argmax(
+                logits.detach().numpy(), top, left, new_h, new_w, height, width
+            )
+        else:
+            crop = logits[:, top : top + new_h, left : left + new_w]
+            labels = upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
+        return merge_fragments(labels, self.min_area)

@@ -13,6 +13,65 @@ from fashionseg.data.categories import IGNORE
 from fashionseg.machine import to_device
 
 
+def copy_paste(
+    images: torch.Tensor,
+    masks: torch.Tensor,
+    gen: torch.Generator,
+    p: float,
+    class_weights: torch.Tensor | None = None,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Simple Copy-Paste (Ghiasi et al., CVPR 2021) within a batch: with probability ``p`` a
+    photo receives one garment of another photo of the batch, its pixels and its label, at the
+    same place (the photos are aligned alike: one person, standing), mirrored half the time.
+
+    Args:
+        images: float (N, 3, H, W).
+        masks: int64 (N, H, W), label values (0 background, 255 ignore).
+        gen: generator on the CPU; every draw is made there, so a run is reproducible.
+        p: share of the photos that receive a garment.
+        class_weights: (C,) how much a class is favoured as the pasted garment (the repeat
+            factors of ``training/sampling.py``: rare garments more); None: all alike.
+
+    Returns:
+        ``(images, masks)``; a photo's own labels stay wherever nothing is pasted.
+    """
+    n = images.shape[0]
+    if p <= 0 or n < 2:
+        return images, masks
+    take = torch.rand(n, generator=gen) < p
+    source = (torch.arange(n) + 1 + torch.randint(n - 1, (n,), generator=gen)) % n
+    mirror = torch.rand(n, generator=gen) < 0.5
+    pick = torch.rand(n, generator=gen)
+    if not take.any():
+        return images, masks
+    images, masks = images.clone(), masks.clone()
+    for i in torch.nonzero(take).flatten().tolist():
+        j = int(source[i])
+        present = torch.unique(masks[j])
+        present = present[(present != 0) & (present != IGNORE)].cpu()
+        if not len(present):
+            continue
+        w = (
+            class_weights[present].double()
+            if class_weights is not None
+            else torch.ones(len(present), dtype=torch.float64)
+        )
+        cls = present[
+            int(
+                torch.searchsorted(torch.cumsum(w / w.sum(), 0), pick[i].double()).clamp(
+                    max=len(present) - 1
+                )
+            )
+        ]
+        src_img, src_mask = images[j], masks[j]
+        if mirror[i]:
+            src_img, src_mask = src_img.flip(-1), src_mask.flip(-1)
+        region = src_mask == cls
+        images[i] = torch.where(region[None], src_img, images[i])
+        masks[i] = torch.where(region, src_mask, masks[i])
+    return images, masks
+
+
 def augment(
     images: torch.Tensor,
     masks: torch.Tensor,

@@ -34,6 +34,8 @@ class Run:
     scaler: torch.amp.GradScaler
     dtype: torch.dtype | None
     ema: EMA | None
+    # Copy-paste's preference per class (repeat factors); set by the engine when it pastes.
+    paste_weights: torch.Tensor | None = None
 
 
 def load_init_weights(model: torch.nn.Module, path: str) -> None:

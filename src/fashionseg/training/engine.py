@@ -39,6 +39,12 @@ from fashionseg.training.loader import (
 )
 from fashionseg.training.losses import median_frequency_weights
 from fashionseg.training.parts import Dist, epoch_generator, init_distributed, pick_device
+from fashionseg.training.sampling import (
+    class_presence,
+    class_repeat_factors,
+    repeat_factors,
+    repeated_indices,
+)
 from fashionseg.training.semi import MeanTeacher
 from fashionseg.training.steps import train_one_epoch
 
@@ -178,6 +184,31 @@ def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> tuple[TrainCo
     return config, RunData(cache, train_idx, val_idx)
 
 
+def _announce(config: TrainConfig, data: RunData, device, world: int, resumed: int) -> None:
+    print(
+        f"training {config.model} on {len(data.train_idx)} images ({len(data.val_idx)} val) "
+        f"at {config.size}, {data.num_classes} classes, {config.epochs} epochs, device "
+        f"{device}" + (f" x{world}" if world > 1 else "")
+        + (f", resuming after epoch {resumed}" if resumed else ""),
+        file=sys.stderr,
+    )  # fmt: skip
+
+
+def _long_tail(run: Run, data: RunData) -> np.ndarray | None:
+    """The photos' repeat factors (None without ``repeat_threshold``), and copy-paste's class
+    preference on ``run`` (rare garments favoured: the factors at t = 1 without a threshold)."""
+    config = run.config
+    if config.repeat_threshold <= 0 and config.copy_paste <= 0:
+        return None
+    presence = class_presence(data.cache.masks, data.train_idx, data.num_classes)
+    if config.copy_paste > 0:
+        weights = class_repeat_factors(presence, config.repeat_threshold or 1.0)
+        run.paste_weights = torch.from_numpy(weights)
+    if config.repeat_threshold <= 0:
+        return None
+    return repeat_factors(presence, config.repeat_threshold)
+
+
 def _loop(
     run: Run,
     data: RunData,
@@ -191,7 +222,9 @@ def _loop(
     every ``eval_every``."""
     config, device = run.config, run.device
     rank, world = dist_info.rank, dist_info.world
-    one_epoch = epoch_batches(data.train_idx, config.batch_size, torch.Generator(), rank, world)
+    factors = _long_tail(run, data)
+    rows = len(data.train_idx) if factors is None else int(round(float(factors.sum())))
+    one_epoch = epoch_batches(np.arange(rows), config.batch_size, torch.Generator(), rank, world)
     steps_per_epoch = max(1, math.ceil(len(one_epoch) / config.accum_steps))
     writer = None
     if dist_info.main and config.tensorboard:
@@ -199,13 +232,7 @@ def _loop(
 
         writer = SummaryWriter(str(out / "tb"), purge_step=progress.epoch + 1)
     if dist_info.main:
-        print(
-            f"training {config.model} on {len(data.train_idx)} images ({len(data.val_idx)} val) "
-            f"at {config.size}, {data.num_classes} classes, {config.epochs} epochs, device "
-            f"{device}" + (f" x{world}" if world > 1 else "")
-            + (f", resuming after epoch {progress.epoch}" if progress.epoch else ""),
-            file=sys.stderr,
-        )  # fmt: skip
+        _announce(config, data, device, world, progress.epoch)
     metrics: dict = progress.history[-1]["metrics"] if progress.history else {}
     plan = BatchPlan()
     train_loader = make_loader(data.cache, plan, config.workers, device.type == "cuda")
@@ -214,7 +241,10 @@ def _loop(
     while progress.epoch < progress.planned and not stopped:
         epoch = progress.epoch
         gen = epoch_generator(config.seed, epoch)
-        plan.batches = epoch_batches(data.train_idx, config.batch_size, gen, rank, world)
+        train_rows = data.train_idx
+        if factors is not None:  # the same draws on every rank, then each takes its shard
+            train_rows = repeated_indices(data.train_idx, factors, gen)
+        plan.batches = epoch_batches(train_rows, config.batch_size, gen, rank, world)
         if teacher is not None:
             teacher.start_epoch(epoch, len(plan.batches), rank, world)
         t0 = time.perf_counter()

@@ -14,7 +14,7 @@ from tqdm import tqdm
 
 from fashionseg.evaluate.metrics import ConfusionMatrix
 from fashionseg.models.normalize import to_float
-from fashionseg.training.augment import augment
+from fashionseg.training.augment import augment, copy_paste
 from fashionseg.training.build import Run
 from fashionseg.training.errors import TrainingError
 from fashionseg.training.parts import Dist, channels_last, lr_factor, unwrap
@@ -29,6 +29,8 @@ def _forward_backward(
     config, device, dtype = run.config, run.device, run.dtype
     images = to_float(images.to(device, non_blocking=True))
     masks = masks.to(device, non_blocking=True).long()
+    if config.copy_paste > 0:  # before the flips and zooms, which then apply to the paste too
+        images, masks = copy_paste(images, masks, gen, config.copy_paste, run.paste_weights)
     images, masks = augment(
         images, masks, gen, config.hflip, (config.scale_min, config.scale_max), config.color_jitter
     )

@@ -29,10 +29,8 @@ from fashionseg.errors import DataFormatError, UsageError
 
 
 def _loadmat(path: Path, key: str):
-    try:
-        from scipy.io import loadmat
-    except ImportError:
-        raise UsageError("reading CCP's .mat files needs SciPy: pip install scipy") from None
+    from scipy.io import loadmat
+
     try:
         data = loadmat(path)
     except (OSError, ValueError, TypeError) as e:

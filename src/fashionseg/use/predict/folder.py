@@ -16,6 +16,7 @@ from PIL import Image
 from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.errors import UsageError
 from fashionseg.files import is_photo
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.machine import available_cores
 from fashionseg.outputs import ErrorLog, output_dir, output_file
@@ -106,6 +107,7 @@ def predict(
     feather: float = 0.0,
     skip_existing: bool = False,
     table: str | Path | None = None,
+    min_area: float = DEFAULT_MIN_AREA,
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
@@ -115,12 +117,13 @@ def predict(
     the writing over on machines with many cores. Unreadable photos go to ``errors.csv`` in ``out`` and are skipped. ``only`` (names or
     ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
     ``skip_existing`` leaves photos whose ``<stem>.json`` is already there; ``table`` writes
-    the catalogue table (Parquet, one row per garment, ``use/table.py``).
+    the catalogue table (Parquet, one row per garment, ``use/table.py``); ``min_area`` is the
+    fragment rule (``inference/fragments.py``; 0: the model's label maps as they are).
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``.
     """
-    predictor = Predictor(model, device)
+    predictor = Predictor(model, device, min_area=min_area)
     if kaggle_csv:
         if groups or only:
             raise UsageError("--kaggle-csv needs every category: leave out --groups and --only")

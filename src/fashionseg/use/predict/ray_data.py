@@ -25,6 +25,7 @@ import numpy as np
 
 from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.outputs import ErrorLog, output_dir, output_file
 from fashionseg.use.predict.folder import Sinks, collect_photos, output_stems, pending
 from fashionseg.use.predict.segmentation import Products
@@ -133,6 +134,7 @@ def segment(
     feather: float = 0.0,
     auto_orient: bool = False,
     skip_existing: bool = False,
+    min_area: float = DEFAULT_MIN_AREA,
 ) -> dict:
     """Segment photos on Ray: the per-photo files of ``predict`` in ``out`` and/or the
     catalogue table ``table``.
@@ -171,7 +173,7 @@ def segment(
             batch_size=batch_size,
             options={"device": device, "tta": tta, "only": only, "groups": groups,
                      "auto_orient": auto_orient, "cutouts": cutouts, "feather": feather,
-                     "batch_size": batch_size, "cpus": cpus_per_actor},
+                     "batch_size": batch_size, "cpus": cpus_per_actor, "min_area": min_area},
         )  # fmt: skip
         errors.close()
     except BaseException:

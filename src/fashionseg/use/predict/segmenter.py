@@ -18,6 +18,7 @@ from PIL import Image
 from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.data.images import DataError
 from fashionseg.errors import UsageError
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.products import parse_only
 from fashionseg.use.predict.segmentation import Products, Segmentation
@@ -39,6 +40,8 @@ class Segmenter:
         auto_orient: turn photos upright by their EXIF orientation.
         batch_size: photos per forward pass when a list is given (predict's default).
         threads: ONNX Runtime threads (None: its default).
+        min_area: garment pieces under this share of the photo join the garment around them
+            (predict's ``--min-area``; 0: the model's label map as it is).
 
     Raises:
         FashionsegError: a missing or unreadable model file, an unknown garment in ``only``.
@@ -55,12 +58,13 @@ class Segmenter:
         auto_orient: bool = False,
         batch_size: int = 8,
         threads: int | None = None,
+        min_area: float = DEFAULT_MIN_AREA,
     ):
         if model is None:
             from fashionseg.bundled import bundled_model
 
             model = bundled_model()
-        self.predictor = Predictor(model, device, threads)
+        self.predictor = Predictor(model, device, threads, min_area=min_area)
         names = GROUP_NAMES if groups else self.predictor.categories.names()
         wanted = frozenset(parse_only(only, names)) if only else None
         self.products = Products(only=wanted, groups=groups)

@@ -19,6 +19,7 @@ from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.segmentation import Segmentation
 from fashionseg.use.render.colors import overlay
@@ -150,6 +151,7 @@ def create_app(
     max_batch: int = limits.MAX_BATCH,
     auto_orient: bool = True,
     pixel_budget: int = 0,
+    min_area: float = DEFAULT_MIN_AREA,
 ) -> FastAPI:
     """Build the app around one model file (``.pt`` or ``.onnx``).
 
@@ -162,8 +164,9 @@ def create_app(
         auto_orient: apply EXIF orientation to uploads (phone photos arrive rotated).
         pixel_budget: photo pixels in decoding and summarising at once (0: ``max_pixels``),
             which bounds the server's memory under a burst of large uploads.
+        min_area: predict's fragment rule (``--min-area``).
     """
-    predictor = Predictor(model, device)
+    predictor = Predictor(model, device, min_area=min_area)
     batcher = Batcher(predictor, max_batch=max_batch)
     budget = PixelBudget(pixel_budget or max_pixels)
     names = predictor.categories.names()

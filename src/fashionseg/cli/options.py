@@ -1,0 +1,18 @@
+"""Flags that several commands share, defined once."""
+
+from __future__ import annotations
+
+
+def add_min_area(p) -> None:
+    """``--min-area``: the fragment rule of predict, serve and evaluate."""
+    from fashionseg.inference.fragments import DEFAULT_MIN_AREA
+
+    p.add_argument(
+        "--min-area",
+        type=float,
+        default=DEFAULT_MIN_AREA,
+        metavar="SHARE",
+        help="garment pieces smaller than this share of the photo join the garment around them "
+        f"(default {DEFAULT_MIN_AREA}, i.e. {100 * DEFAULT_MIN_AREA:g}%%; 0: the model's label "
+        "map as it is)",
+    )
