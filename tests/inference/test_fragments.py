@@ -120,3 +120,21 @@ def test_a_min_area_out_of_range_is_one_line(tmp_path, capsys):
         == 2
     )
     assert "--min-area 2.0" in capsys.readouterr().err
+
+
+def test_one_coat_is_no_longer_a_patchwork_of_coat_jacket_and_vest():
+    from fashionseg.data.categories import fashionpedia
+    from fashionseg.inference.fragments import lookalike_values
+
+    groups = lookalike_values(fashionpedia().names())
+    labels = np.zeros((100, 100), np.uint8)
+    labels[10:90, 10:45] = COAT
+    labels[30:60, 30:45] = JACKET  # a large patch of jacket inside the coat: 4.5%
+    labels[10:90, 60:90] = JACKET  # a jacket of its own, apart: stays a jacket
+    labels[40:50, 60:70] = VEST  # a vest patch inside that jacket
+    out = merge_fragments(labels, 0.0005, groups)
+    assert (out[10:90, 10:45] == COAT).all()
+    assert (out[10:90, 60:90] == JACKET).all()
+    assert (merge_fragments(labels, 0.0005) == labels).all()  # without the groups: as it was
+    assert merge_fragments(labels, 0, groups) is labels  # --min-area 0: both steps off
+    assert [len(g) for g in groups] == [3, 4]

@@ -18,7 +18,7 @@ from fashionseg.data.rle import RLEError
 from fashionseg.errors import FashionsegError
 from fashionseg.evaluate.metrics import ConfusionMatrix
 from fashionseg.files import read_ids
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA, merge_fragments
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.prepare.cache import Cache, is_cache, open_cache
 
@@ -75,9 +75,7 @@ def _on_cache(predictor: Predictor, cache: Cache, wanted, batch_size: int, tta) 
         truth = torch.from_numpy(np.asarray(cache.masks[batch])).to(predictor.device).long()
         pred = logits.argmax(1)
         if predictor.min_area > 0:  # the fragment rule, image by image, on the CPU
-            maps = [
-                merge_fragments(p.to(torch.uint8).cpu().numpy(), predictor.min_area) for p in pred
-            ]
+            maps = [predictor.clean(p.to(torch.uint8).cpu().numpy()) for p in pred]
             pred = torch.from_numpy(np.stack(maps)).to(predictor.device).long()
         cm.update(pred, truth)
     return cm.compute(names)

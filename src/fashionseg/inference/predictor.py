@@ -12,7 +12,7 @@ from fashionseg.checkpoint import CheckpointError, load_checkpoint
 from fashionseg.data.compose import fit
 from fashionseg.data.images import photo_canvas, read_photo
 from fashionseg.errors import ConfigError
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA, merge_fragments
+from fashionseg.inference.fragments import DEFAULT_MIN_AREA, lookalike_values, merge_fragments
 from fashionseg.inference.label_kernel import bilinear_argmax
 from fashionseg.inference.labels import upsample_argmax
 from fashionseg.inference.loading import _onnx_backend, _torch_backend
@@ -98,6 +98,7 @@ class Predictor:
             what = f"no {e}" if isinstance(e, KeyError) else str(e)
             raise CheckpointError(f"{path}: the model's config is incomplete ({what})") from None
         self.config = config
+        self.lookalikes = lookalike_values(self.categories.names())
 
     @torch.no_grad()
     def logits(self, images: np.ndarray, tta: str | None = None) -> torch.Tensor:
@@ -144,9 +145,7 @@ class Predictor:
         flat = torch.cat(maps).cpu().numpy()
         ends = np.cumsum([h * w for h, w in sizes])
         parts = np.split(flat, ends[:-1])
-        return [
-            merge_fragments(part.reshape(size), self.min_area) for part, size in zip(parts, sizes)
-        ]
+        return [self.clean(part.reshape(size)) for part, size in zip(parts, sizes)]
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo,
@@ -160,4 +159,8 @@ class Predictor:
         else:
             crop = logits[:, top : top + new_h, left : left + new_w]
             labels = upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
-        return merge_fragments(labels, self.min_area)
+        return self.clean(labels)
+
+    def clean(self, labels: np.ndarray) -> np.ndarray:
+        """The fragment and look-alike rule at this model's ``min_area`` (``fragments.py``)."""
+        return merge_fragments(labels, self.min_area, self.lookalikes)
