@@ -9,6 +9,8 @@
 # Two encoders go through both stages side by side on the card: L0 = Lite0 at 256x384 (the
 # bundled model's architecture) and L2 = Lite2 at 320x480. Every best.pt is then scored on the
 # fixed validation split at the photos' own size, plain and with flip TTA.
+# Stage 1 also pulls the long-tail levers (LEVERS: repeat-factor sampling and copy-paste by
+# default; LEVERS="" for the recipe without them).
 # The data and packages travel as for gpu_pretrained.sh (its header and the Makefile say how).
 #   device run: bash benchmarks/gpu_recipe.sh      CPU dry run: bash benchmarks/gpu_recipe.sh --dry-run
 set -uo pipefail
@@ -16,14 +18,15 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-/tmp/recipe-runs}
 source benchmarks/gpu_env.sh
 COMMON=(--config configs/ccp_pretrained.yaml --device cuda)
-ONE=(--unlabelled "" --max-minutes "${STAGE1:-5}")
+read -r -a LEVER_ARGS <<<"${LEVERS---repeat-threshold 0.1 --copy-paste 0.5}"
+ONE=(--unlabelled "" --max-minutes "${STAGE1:-5}" "${LEVER_ARGS[@]}")
 TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --lr 0.0003 --warmup-epochs 0
   --max-minutes "${STAGE2:-2.5}")
 SIZE0=256x384 SIZE2=320x480
 if [ "${1:-}" = "--dry-run" ]; then
   dry_split
   COMMON=(--config configs/ccp_pretrained.yaml "${DRY[@]}")
-  ONE=(--unlabelled "")
+  ONE=(--unlabelled "" "${LEVER_ARGS[@]}")
   TWO=(--unlabelled "$UNL" --pseudo-balance 0.5 --warmup-epochs 0)
   SIZE0=64x96 SIZE2=64x96
 fi
