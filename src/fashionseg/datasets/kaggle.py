@@ -70,9 +70,9 @@ def download_competition(d: DataSet, folder: Path, force: bool = False) -> None:
     except IntegrityError as e:
         move_aside(archive)
         raise IntegrityError(f"{e}; moved aside, run again to fetch it anew") from None
-    if not (folder / "train.csv").exists():
-        print(f"unpacking {archive.name} ...", file=sys.stderr)
-        extract(archive, folder)
     with zipfile.ZipFile(archive) as z:
         if "train.csv" not in z.namelist():
             raise IntegrityError(f"{archive.name}: no train.csv inside")
+    if not (folder / "train.csv").exists():
+        print(f"unpacking {archive.name} ...", file=sys.stderr)
+        extract(archive, folder)

@@ -11,47 +11,26 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from fashionseg.errors import DataFormatError, UsageError
+from fashionseg.errors import DataFormatError
 from fashionseg.files import temp_path
 
 ROWS_PER_GROUP = 4096  # garments buffered before a row group is written
 
 
+# The table's columns and their Arrow types, in order.
+FIELDS = [
+    ("path", "string"), ("width", "int32"), ("height", "int32"), ("class_id", "int16"),
+    ("name", "string"), ("area_fraction", "float64"), ("x0", "int32"), ("y0", "int32"),
+    ("x1", "int32"), ("y1", "int32"), ("color_name", "string"), ("color_hex", "string"),
+    ("rle", "large_string"), ("model", "string"),
+]  # fmt: skip
+COLUMNS = [name for name, _ in FIELDS]
+
+
 def _schema():
     import pyarrow as pa
 
-    return pa.schema(
-        [
-            ("path", pa.string()),
-            ("width", pa.int32()),
-            ("height", pa.int32()),
-            ("class_id", pa.int16()),
-            ("name", pa.string()),
-            ("area_fraction", pa.float64()),
-            ("x0", pa.int32()),
-            ("y0", pa.int32()),
-            ("x1", pa.int32()),
-            ("y1", pa.int32()),
-            ("color_name", pa.string()),
-            ("color_hex", pa.string()),
-            ("rle", pa.large_string()),
-            ("model", pa.string()),
-        ]
-    )
-
-
-COLUMNS = [
-    "path", "width", "height", "class_id", "name", "area_fraction", "x0", "y0", "x1", "y1",
-    "color_name", "color_hex", "rle", "model",
-]  # fmt: skip
-
-
-def _pyarrow():
-    try:
-        import pyarrow.parquet as pq
-    except ImportError:
-        raise UsageError("--table needs pyarrow: pip install pyarrow") from None
-    return pq
+    return pa.schema([(name, getattr(pa, kind)()) for name, kind in FIELDS])
 
 
 def rows_of(doc: dict) -> list[dict]:
@@ -93,7 +72,8 @@ class GarmentTable:
     """
 
     def __init__(self, path: str | Path, rows_per_group: int = ROWS_PER_GROUP):
-        pq = _pyarrow()
+        import pyarrow.parquet as pq
+
         self.path = Path(path)
         self.tmp = temp_path(self.path)
         self.rows_per_group = rows_per_group
@@ -139,7 +119,8 @@ def read_docs(path: str | Path) -> list[dict]:
     Raises:
         DataFormatError: not a Parquet file, or one without the table's columns.
     """
-    pq = _pyarrow()
+    import pyarrow.parquet as pq
+
     try:
         table = pq.read_table(path, columns=[c for c in COLUMNS if c != "rle"])
     except (OSError, ValueError, KeyError) as e:

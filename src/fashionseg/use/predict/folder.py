@@ -141,8 +141,7 @@ def predict(
     for extra in (kaggle_csv, table):
         if extra:
             output_file(extra, all_photos)
-    sinks = Sinks(kaggle_csv, table)
-    try:
+    with Sinks(kaggle_csv, table) as sinks:
         photos, stems = pending(all_photos, all_stems, out, skip_existing, sinks)
         errors = ErrorLog(out, append=skip_existing)
         written = run_pipeline(
@@ -153,22 +152,25 @@ def predict(
             auto_orient=auto_orient,
         )  # fmt: skip
         errors.close()
-    except BaseException:
-        sinks.abort()
-        raise
-    sinks.close()
+    return summary(len(all_photos), len(photos), written, errors, out)
+
+
+def summary(photos: int, todo: int, written: int, errors: ErrorLog, out) -> dict:
+    """What a predict run returns: ``{"photos", "written", "skipped", "existing", "out"}``."""
     return {
-        "photos": len(all_photos),
+        "photos": photos,
         "written": written,
         "skipped": errors.count,
-        "existing": len(all_photos) - len(photos),
+        "existing": photos - todo,
         "out": str(out),
     }
 
 
 class Sinks:
     """Where each finished photo's document goes besides its own files: the Kaggle CSV's rows
-    (written at the end) and the catalogue table (written as photos finish)."""
+    (written at the end) and the catalogue table (written as photos finish). As a context
+    manager: both are written on a clean exit, and the unfinished table is dropped on an
+    error."""
 
     def __init__(self, kaggle_csv: str | Path | None, table: str | Path | None):
         self.kaggle_csv = kaggle_csv
@@ -181,15 +183,18 @@ class Sinks:
         if self.table is not None:
             self.table.add(doc)
 
-    def close(self) -> None:
+    def __enter__(self) -> Sinks:
+        return self
+
+    def __exit__(self, kind, *_) -> None:
+        if kind is not None:
+            if self.table is not None:
+                self.table.abort()
+            return
         if self.kaggle_csv:
             write_kaggle_csv(self.kaggle, self.kaggle_csv)
         if self.table is not None:
             self.table.close()
-
-    def abort(self) -> None:
-        if self.table is not None:
-            self.table.abort()
 
 
 def pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, sinks: Sinks):

@@ -27,7 +27,7 @@ from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.outputs import ErrorLog, output_dir, output_file
-from fashionseg.use.predict.folder import Sinks, collect_photos, output_stems, pending
+from fashionseg.use.predict.folder import Sinks, collect_photos, output_stems, pending, summary
 from fashionseg.use.predict.segmentation import Products
 
 
@@ -87,15 +87,16 @@ class _Worker:
         self.tmp = tempfile.mkdtemp(prefix="fashionseg-ray-")
         path = Path(self.tmp) / model_name
         path.write_bytes(ray.get(model_bytes[0]))
-        self.cutouts, self.feather = options.pop("cutouts"), options.pop("feather")
+        cutouts, feather = options.pop("cutouts"), options.pop("feather")
         self.segmenter = Segmenter(path, threads=threads, **options)
+        only, groups = self.segmenter.products.only, self.segmenter.products.groups
+        self.products = Products(only, groups, cutouts, feather)
         self.out = Path(out) if out else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from fashionseg.use.predict.write import write_photo
 
-        seg = self.segmenter
-        products = Products(seg.products.only, seg.products.groups, self.cutouts, self.feather)
+        seg, products = self.segmenter, self.products
         docs, errors, read, where = [""] * len(batch["index"]), [""] * len(batch["index"]), [], []
         for k, source in enumerate(batch["source"]):
             try:
@@ -163,8 +164,7 @@ def segment(
     out = output_dir(out, local) if out is not None else None
     if table:
         output_file(table, local)
-    sinks = Sinks(None, table)
-    try:
+    with Sinks(None, table) as sinks:
         todo_sources, todo_stems = _todo(sources, out, skip_existing, sinks)
         errors = ErrorLog(out or Path(table).parent, append=skip_existing)
         written = _run(
@@ -176,17 +176,7 @@ def segment(
                      "batch_size": batch_size, "cpus": cpus_per_actor, "min_area": min_area},
         )  # fmt: skip
         errors.close()
-    except BaseException:
-        sinks.abort()
-        raise
-    sinks.close()
-    return {
-        "photos": len(sources),
-        "written": written,
-        "skipped": errors.count,
-        "existing": len(sources) - len(todo_sources),
-        "out": str(out) if out is not None else str(table),
-    }
+    return summary(len(sources), len(todo_sources), written, errors, out or table)
 
 
 def _model(model: str | Path | None, only: str | None, groups: bool) -> Path:
