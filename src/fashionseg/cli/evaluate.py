@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from fashionseg.cli.options import add_min_area
+from fashionseg.cli.options import add_instance_rule, add_min_area
 
 
 def _write(metrics: dict, out: str | None) -> None:
@@ -37,14 +37,23 @@ def cmd_evaluate(args) -> None:
 
 
 def cmd_score(args) -> None:
-    from fashionseg.evaluate.metrics import format_table
-    from fashionseg.evaluate.score import score_folder
     from fashionseg.outputs import output_file
 
     if args.out:
-        output_file(args.out)
-    metrics = score_folder(args.predictions, args.data, ids_file=args.ids)
-    print(format_table(metrics, f"{args.predictions} against {args.data}"))
+        output_file(args.out, [args.predictions])
+    title = f"{args.predictions} against {args.data}"
+    if args.predictions.lower().endswith(".json"):
+        from fashionseg.evaluate.evaluate import wanted_ids
+        from fashionseg.evaluate.instances.score import format_instances, score_results
+
+        metrics = score_results(args.predictions, args.data, args.instances, wanted_ids(args.ids))
+        print(format_instances(metrics, title))
+    else:
+        from fashionseg.evaluate.metrics import format_table
+        from fashionseg.evaluate.score import score_folder
+
+        metrics = score_folder(args.predictions, args.data, ids_file=args.ids)
+        print(format_table(metrics, title))
     _write(metrics, args.out)
 
 
@@ -61,10 +70,15 @@ def add_commands(sub) -> None:
     p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser(
-        "score", help="score PNG label maps (ClassId + 1, 0 = background) written by any tool"
+        "score",
+        help="score PNG label maps (ClassId + 1, 0 = background) or a COCO results JSON of "
+        "instances, written by any tool",
     )
-    p.add_argument("predictions", help="folder of <ImageId>.png")
-    p.add_argument("--data", required=True)
+    p.add_argument(
+        "predictions", help="folder of <ImageId>.png, or a COCO-format results .json (instances)"
+    )
+    p.add_argument("--data", required=True, help="data folder, or a COCO/Fashionpedia JSON")
     p.add_argument("--ids", help="file of ImageIds to score (default: all)")
     p.add_argument("--out", help="JSON file for the metrics")
+    add_instance_rule(p)
     p.set_defaults(fn=cmd_score)

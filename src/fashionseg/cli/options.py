@@ -16,3 +16,16 @@ def add_min_area(p) -> None:
         f"(default {DEFAULT_MIN_AREA}, i.e. {100 * DEFAULT_MIN_AREA:g}%%; 0: the model's label "
         "map as it is)",
     )
+
+
+def add_instance_rule(p) -> None:
+    """``--instances``: how a source without instances gets them (``data/components.py``)."""
+    from fashionseg.data.components import RULES
+
+    p.add_argument(
+        "--instances",
+        choices=RULES,
+        default="rows",
+        help="ground-truth instances: the source's rows/annotations as they are (default), or "
+        "each class's mask split into connected components (for semantic sources such as CCP)",
+    )

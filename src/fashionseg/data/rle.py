@@ -95,12 +95,8 @@ def rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
 def rle_decode_numpy(encoded: str, height: int, width: int) -> np.ndarray:
     """:func:`rle_decode` in NumPy alone: the fallback, and the reference the kernel is
     tested against."""
-    starts, ends = parse_runs(encoded, height, width)
     # Alternate gap and run lengths, expanded by one C-level repeat: no Python loop over runs.
-    lengths = np.empty(2 * starts.size + 1, dtype=np.int64)
-    lengths[0:-1:2] = starts - np.concatenate(([0], ends[:-1]))
-    lengths[1::2] = ends - starts
-    lengths[-1] = height * width - (ends[-1] if ends.size else 0)
+    lengths = _alternating(*parse_runs(encoded, height, width), height * width)
     values = np.zeros(lengths.size, dtype=bool)
     values[1::2] = True
     return np.repeat(values, lengths).reshape(width, height).T
@@ -154,3 +150,24 @@ def sample_runs(
     inside = run >= 0
     inside &= flat < ends[np.maximum(run, 0)]
     return inside
+
+
+def coco_counts(encoded: str, height: int, width: int) -> list[int]:
+    """A Kaggle RLE string as COCO's uncompressed RLE counts, without decoding the mask.
+
+    Both number pixels column-major; COCO lists alternating run lengths starting with a run
+    of zeros (possibly empty) and ending with the last run.
+
+    Returns:
+        ``counts`` for ``{"counts": counts, "size": [height, width]}``.
+    """
+    return _alternating(*parse_runs(encoded, height, width), height * width).tolist()
+
+
+def _alternating(starts: np.ndarray, ends: np.ndarray, total: int) -> np.ndarray:
+    """Runs as alternating lengths (R*2 + 1,): gap, run, gap, ..., run, final gap."""
+    lengths = np.empty(2 * starts.size + 1, dtype=np.int64)
+    lengths[0:-1:2] = starts - np.concatenate(([0], ends[:-1]))
+    lengths[1::2] = ends - starts
+    lengths[-1] = total - (ends[-1] if ends.size else 0)
+    return lengths

@@ -22,12 +22,11 @@ from __future__ import annotations
 import numpy as np
 
 from fashionseg.data.categories import IGNORE
+from fashionseg.data.components import EIGHT
+from fashionseg.data.components import MIN_AREA as DEFAULT_MIN_AREA
 
-# The smallest garment kept, as a share of the photo's pixels (0.05%: what a legend rounds to
-# "0.1%"); `--min-area 0` turns the rule off.
-DEFAULT_MIN_AREA = 0.0005
-# 8-connectivity: diagonal neighbours belong to the same piece, and to its ring.
-EIGHT = np.ones((3, 3), dtype=bool)
+# The smallest garment kept (0.05% of the photo) is the smallest instance of the components
+# rule: one floor for both; `--min-area 0` turns this rule off.
 PASSES = 8
 # Garments a model confuses with each other; one connected region of a group is one garment.
 LOOKALIKES = (

@@ -1,0 +1,147 @@
+"""Ground truth for instance scoring: a COCO object (pycocotools) from a Fashionpedia/COCO JSON
+as it is, or from any data folder through the readers and an instance rule."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fashionseg.data.components import apply_rule
+from fashionseg.data.formats import open_dataset
+from fashionseg.data.rle import coco_counts
+from fashionseg.errors import DataFormatError
+
+
+def quiet_coco(dataset: dict):
+    """A ``pycocotools.coco.COCO`` of an annotation dict, without its prints."""
+    from pycocotools.coco import COCO
+
+    coco = COCO()
+    coco.dataset = dataset
+    with contextlib.redirect_stdout(io.StringIO()):
+        coco.createIndex()
+    return coco
+
+
+def coco_json(path: Path) -> Path | None:
+    """The COCO annotation file a ``--data`` argument names (a .json, or a folder of one)."""
+    if path.is_file() and path.suffix == ".json":
+        return path
+    if path.is_dir() and not any((path / n).exists() for n in ("train.csv", "train.csv.gz")):
+        found = [p for p in sorted(path.glob("*.json")) + sorted(path.glob("*/*.json"))]
+        found = [p for p in found if p.name != "label_descriptions.json"]
+        return found[0] if found else None
+    return None
+
+
+def _from_json(path: Path, wanted: set[str] | None) -> dict:
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        images = data["images"]
+        data["annotations"], data["categories"]  # noqa: B018 - both must exist
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise DataFormatError(f"{path}: not a COCO annotation file ({e})") from None
+    if wanted is not None:
+        images = [i for i in images if Path(str(i.get("file_name", ""))).stem in wanted]
+        keep = {i["id"] for i in images}
+        data["images"] = images
+        data["annotations"] = [a for a in data["annotations"] if a["image_id"] in keep]
+    data.setdefault("attributes", [])
+    return data
+
+
+def _from_records(data: str, rule: str, wanted: set[str] | None) -> dict:
+    from pycocotools import mask as mask_utils
+
+    dataset = open_dataset(data)
+    table = dataset.categories
+    images, annotations = [], []
+    for record in dataset:
+        if record.error or (wanted is not None and record.image_id not in wanted):
+            continue
+        h, w = record.height, record.width
+        images.append(
+            {"id": record.image_id, "file_name": record.path.name, "height": h, "width": w}
+        )
+        for inst in apply_rule(record.instances, h, w, rule):
+            rle = mask_utils.frPyObjects(
+                {"counts": coco_counts(inst.rle, h, w), "size": [h, w]}, h, w
+            )
+            area = int(mask_utils.area(rle))
+            if area == 0:
+                continue
+            rle["counts"] = rle["counts"].decode("ascii")
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,  # COCOeval takes id 0 for "unmatched"
+                    "image_id": record.image_id,
+                    "category_id": inst.class_id,
+                    "segmentation": rle,
+                    "area": area,
+                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
+                    "iscrowd": 0,
+                    "attribute_ids": list(inst.attributes),
+                }
+            )
+    categories = [
+        {"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in table.categories
+    ]
+    attributes = [{"id": a, "name": n} for a, n in sorted(table.attributes.items())]
+    return {
+        "images": images,
+        "annotations": annotations,
+        "categories": categories,
+        "attributes": attributes,
+    }
+
+
+def ground_truth(data: str, rule: str = "rows", wanted: set[str] | None = None):
+    """The ground truth of ``data`` as a COCO object.
+
+    Args:
+        data: a COCO/Fashionpedia JSON (or a folder holding one), a Kaggle folder or a mask
+            folder.
+        rule: ``rows`` (the source's instances; a COCO JSON is then used exactly as it is,
+            polygons and areas included, as FPEval reads it) or ``components``
+            (``data/components.py``).
+        wanted: ImageIds (file-name stems) to keep (None: all).
+
+    Returns:
+        ``pycocotools.coco.COCO``; image ids are the file's ids (COCO) or the ImageIds.
+    """
+    path = Path(data)
+    json_path = coco_json(path)
+    if json_path is not None and rule == "rows":
+        return _with_boxes(quiet_coco(_from_json(json_path, wanted)))
+    return quiet_coco(_from_records(data, rule, wanted))
+
+
+def _with_boxes(gt):
+    """Box AP needs every instance's box; a file without them gets its masks' boxes."""
+    from pycocotools import mask as mask_utils
+
+    for ann in gt.dataset["annotations"]:
+        if "bbox" not in ann:
+            ann["bbox"] = [float(v) for v in mask_utils.toBbox(gt.annToRLE(ann))]
+    return gt
+
+
+def image_sizes(gt) -> dict:
+    """Image id -> (height, width) of a ground truth."""
+    return {i["id"]: (int(i["height"]), int(i["width"])) for i in gt.dataset["images"]}
+
+
+def stems(gt) -> dict[str, object]:
+    """File-name stem -> image id, so results may name photos as ``predict`` does."""
+    return {Path(str(i.get("file_name", ""))).stem: i["id"] for i in gt.dataset["images"]}
+
+
+def instance_counts(gt) -> np.ndarray:
+    """Ground-truth instances per category, in the order of the sorted category ids."""
+    ids = sorted(gt.getCatIds())
+    return np.array([len(gt.getAnnIds(catIds=[c])) for c in ids])
