@@ -41,8 +41,10 @@ def cmd_predict(args) -> None:
         min_area=args.min_area,
     )
     if args.ray is not None:
-        if args.kaggle_csv:
-            raise UsageError("--kaggle-csv is written by local predict; leave out --ray")
+        if args.kaggle_csv or args.instances or args.coco_results:
+            raise UsageError(
+                "--kaggle-csv, --instances and --coco-results are local predict's; leave out --ray"
+            )
         from fashionseg.use.predict.ray_data import segment
 
         result = segment(
@@ -55,7 +57,8 @@ def cmd_predict(args) -> None:
 
         result = predict(
             model, photos, args.out, kaggle_csv=args.kaggle_csv, workers=args.workers,
-            processes=args.processes, table=args.table, **options,
+            processes=args.processes, table=args.table, instances=args.instances,
+            coco_results=args.coco_results, **options,
         )  # fmt: skip
     todo = result["photos"] - result["existing"]
     if todo and not result["written"]:
@@ -141,7 +144,12 @@ def add_commands(sub) -> None:
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     add_min_area(p)
-    p.add_argument("--kaggle-csv", help="also write the iMaterialist submission CSV here")
+    p.add_argument(
+        "--kaggle-csv",
+        help="also write the iMaterialist submission CSV here (one row per instance with "
+        "--instances)",
+    )
+    _add_instances(p)
     _add_ray(p)
     p.add_argument(
         "--table",
@@ -188,6 +196,22 @@ def add_commands(sub) -> None:
     p.set_defaults(fn=cmd_predict)
 
     _add_analyze_export_serve(sub)
+
+
+def _add_instances(p) -> None:
+    p.add_argument(
+        "--instances",
+        action="store_true",
+        help="list each photo's instances in its JSON (a semantic model's connected "
+        "components, scored by mean class probability), outline them in the overlay, cut "
+        "them out one by one",
+    )
+    p.add_argument(
+        "--coco-results",
+        metavar="FILE.json",
+        help="also write the instances in COCO's results format (fashionseg score reads it); "
+        "implies --instances",
+    )
 
 
 def _add_ray(p) -> None:

@@ -35,7 +35,9 @@ class KaggleDataset(Dataset):
     """The iMaterialist layout: ``<split>/<ImageId>.jpg`` and ``<split>.csv[.gz]``."""
 
     layout = "kaggle"
-    REQUIRED = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId")
+    REQUIRED = ("ImageId", "EncodedPixels", "ClassId")
+    # A submission file (the test split's format) has no sizes: they come from the photos.
+    COLUMNS = ("ImageId", "EncodedPixels", "Height", "Width", "ClassId", "AttributesIds")
 
     def __init__(self, root: Path, csv_path: Path, image_dir: Path, categories: CategoryTable):
         super().__init__(root, categories)
@@ -68,14 +70,10 @@ class KaggleDataset(Dataset):
             missing = [c for c in self.REQUIRED if c not in header]
             if missing:
                 raise DataFormatError(f"{self.csv_path}: missing columns {', '.join(missing)}")
-            cols = [header.index(c) for c in self.REQUIRED]
-            attr_col = header.index("AttributesIds") if "AttributesIds" in header else None
+            cols = [header.index(c) if c in header else None for c in self.COLUMNS]
             for row in reader:
-                if not row:
-                    continue
-                out = [row[c] if c < len(row) else "" for c in cols]
-                out.append(row[attr_col] if attr_col is not None and attr_col < len(row) else "")
-                yield out
+                if row:
+                    yield [row[c] if c is not None and c < len(row) else "" for c in cols]
 
     def image_ids(self) -> list[str]:
         """ImageIds in file order (first pass over the CSV; only ids are kept)."""
@@ -126,6 +124,8 @@ class KaggleDataset(Dataset):
             record.error = f"ImageId {image_id[:40]!r} is not a plain file name"
             return record
         try:
+            if any(not (r[2].strip() and r[3].strip()) for r in rows):
+                rows = [r[:2] + list(map(str, _photo_size(record.path))) + r[4:] for r in rows]
             sizes = {(_parse_int(r[2], "Height"), _parse_int(r[3], "Width")) for r in rows}
             if len(sizes) > 1:
                 raise ValueError(f"rows disagree on Height/Width: {sorted(sizes)}")
@@ -137,6 +137,8 @@ class KaggleDataset(Dataset):
             known = self.categories.ids()
             seen = set()
             for _, encoded, _, _, class_text, attr_text in rows:
+                if not (class_text.strip() or encoded.strip()):
+                    continue  # a submission's row for a photo where nothing was found
                 # 2019 files fuse attributes into ClassId: "6_28_77".
                 parts = class_text.strip().split("_")
                 class_id = _parse_int(parts[0], "ClassId")
@@ -152,3 +154,14 @@ class KaggleDataset(Dataset):
         except ValueError as e:
             record.error = str(e)
         return record
+
+
+def _photo_size(path: Path) -> tuple[int, int]:
+    """(height, width) from a photo's header, for rows without Height and Width."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path) as photo:
+            return photo.height, photo.width
+    except (OSError, UnidentifiedImageError):
+        raise ValueError(f"no Height/Width in the rows and no readable photo {path.name}") from None

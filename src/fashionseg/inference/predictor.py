@@ -13,6 +13,7 @@ from fashionseg.data.compose import fit
 from fashionseg.data.images import photo_canvas, read_photo
 from fashionseg.errors import ConfigError
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA, lookalike_values, merge_fragments
+from fashionseg.inference.instances import Detection, component_instances
 from fashionseg.inference.label_kernel import bilinear_argmax
 from fashionseg.inference.labels import upsample_argmax
 from fashionseg.inference.loading import _onnx_backend, _torch_backend
@@ -160,6 +161,15 @@ class Predictor:
             crop = logits[:, top : top + new_h, left : left + new_w]
             labels = upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
         return self.clean(labels)
+
+    def instances(self, logits: torch.Tensor, labels: np.ndarray) -> list[Detection]:
+        """Logits of one canvas (C, h, w) and its label map (H, W) from :meth:`labels` -> the
+        photo's instances: connected components scored by their class's mean probability
+        (``inference/instances.py``)."""
+        height, width = labels.shape
+        new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        probabilities = torch.softmax(logits.float(), dim=0)
+        return component_instances(labels, probabilities, (top, left, new_h, new_w), self.min_area)
 
     def clean(self, labels: np.ndarray) -> np.ndarray:
         """The fragment and look-alike rule at this model's ``min_area`` (``fragments.py``)."""

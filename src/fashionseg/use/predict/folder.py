@@ -7,6 +7,7 @@ the model and writing; ``write.py`` writes one photo's files.
 from __future__ import annotations
 
 import json
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -15,11 +16,12 @@ from PIL import Image
 
 from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.errors import UsageError
-from fashionseg.files import is_photo
+from fashionseg.files import atomic_write, is_photo
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.machine import available_cores
 from fashionseg.outputs import ErrorLog, output_dir, output_file
+from fashionseg.use.predict.instances import coco_entries
 from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
 from fashionseg.use.predict.pipeline import run_pipeline, write_processes
 from fashionseg.use.predict.products import parse_only
@@ -108,6 +110,8 @@ def predict(
     skip_existing: bool = False,
     table: str | Path | None = None,
     min_area: float = DEFAULT_MIN_AREA,
+    instances: bool = False,
+    coco_results: str | Path | None = None,
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
@@ -118,12 +122,18 @@ def predict(
     ClassIds, comma-separated; group names with ``groups``) keeps those garments alone;
     ``skip_existing`` leaves photos whose ``<stem>.json`` is already there; ``table`` writes
     the catalogue table (Parquet, one row per garment, ``use/table.py``); ``min_area`` is the
-    fragment rule (``inference/fragments.py``; 0: the model's label maps as they are).
+    fragment rule (``inference/fragments.py``; 0: the model's label maps as they are);
+    ``instances`` adds each photo's instances to its JSON (and makes the cut-outs and the
+    Kaggle rows per instance); ``coco_results`` writes them in COCO's results format, which
+    ``fashionseg score`` reads.
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``.
     """
     predictor = Predictor(model, device, min_area=min_area)
+    instances = instances or bool(coco_results)
+    if instances and groups:
+        raise UsageError("instances are of categories: leave out --groups")
     if kaggle_csv:
         if groups or only:
             raise UsageError("--kaggle-csv needs every category: leave out --groups and --only")
@@ -134,14 +144,15 @@ def predict(
         groups=groups,
         cutouts=cutouts,
         feather=feather,
+        instances=instances,
     )
     all_photos = collect_photos(inputs)
     all_stems = output_stems(all_photos)
     out = output_dir(out, inputs)
-    for extra in (kaggle_csv, table):
+    for extra in (kaggle_csv, table, coco_results):
         if extra:
             output_file(extra, all_photos)
-    with Sinks(kaggle_csv, table) as sinks:
+    with Sinks(kaggle_csv, table, coco_results) as sinks:
         photos, stems = pending(all_photos, all_stems, out, skip_existing, sinks)
         errors = ErrorLog(out, append=skip_existing)
         written = run_pipeline(
@@ -168,18 +179,28 @@ def summary(photos: int, todo: int, written: int, errors: ErrorLog, out) -> dict
 
 class Sinks:
     """Where each finished photo's document goes besides its own files: the Kaggle CSV's rows
-    (written at the end) and the catalogue table (written as photos finish). As a context
-    manager: both are written on a clean exit, and the unfinished table is dropped on an
-    error."""
+    and the COCO results (written at the end) and the catalogue table (written as photos
+    finish). As a context manager: all are written on a clean exit, and the unfinished table
+    is dropped on an error."""
 
-    def __init__(self, kaggle_csv: str | Path | None, table: str | Path | None):
+    def __init__(
+        self,
+        kaggle_csv: str | Path | None,
+        table: str | Path | None,
+        coco_results: str | Path | None = None,
+    ):
         self.kaggle_csv = kaggle_csv
         self.kaggle: dict[str, list[dict]] = {}
         self.table = GarmentTable(table) if table else None
+        self.coco_results = coco_results
+        self.coco: list[dict] = []
 
     def add(self, photo: Path, doc: dict) -> None:
         if self.kaggle_csv:
-            self.kaggle[photo.stem] = doc["garments"]
+            # One row per instance where the document lists them, else one per category.
+            self.kaggle[photo.stem] = doc.get("instances", doc["garments"])
+        if self.coco_results:
+            self.coco += coco_entries(doc, photo.stem)
         if self.table is not None:
             self.table.add(doc)
 
@@ -193,6 +214,11 @@ class Sinks:
             return
         if self.kaggle_csv:
             write_kaggle_csv(self.kaggle, self.kaggle_csv)
+        if self.coco_results:
+            atomic_write(self.coco_results, json.dumps(self.coco))
+            print(
+                f"COCO results: {self.coco_results} ({len(self.coco)} instances)", file=sys.stderr
+            )
         if self.table is not None:
             self.table.close()
 

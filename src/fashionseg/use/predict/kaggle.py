@@ -24,10 +24,12 @@ def check_kaggle_categories(predictor: Predictor) -> None:
 
 
 def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> None:
-    """The iMaterialist submission: one row per (photo, category) with the mask's RLE.
+    """The iMaterialist submission (2020 format): one row per instance, or per (photo,
+    category) where no instances were listed, with the mask's RLE and the AttributesIds
+    (comma-separated; empty without attributes).
 
     Photos with nothing found get one row with empty EncodedPixels and ClassId, so every
-    photo of the test folder appears in the file. Attributes are not predicted (empty).
+    photo of the test folder appears in the file.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -37,7 +39,8 @@ def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> No
         for image_id in sorted(predictions):
             garments = sorted(predictions[image_id], key=lambda g: g["class_id"])
             for g in garments:
-                w.writerow([image_id, g["rle"], g["class_id"], ""])
+                attributes = ",".join(str(a["id"]) for a in g.get("attributes", []))
+                w.writerow([image_id, g["rle"], g["class_id"], attributes])
             if not garments:
                 w.writerow([image_id, "", "", ""])
     print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)

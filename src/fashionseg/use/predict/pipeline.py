@@ -45,8 +45,7 @@ def _label_and_write(
         labels = predictor.labels(logits, photo.height, photo.width)
     else:
         labels = logits
-    names = predictor.categories.names()
-    seg = Segmentation.of(photo, labels, names, predictor.name, path, products)
+    seg = Segmentation.from_model(predictor, photo, labels, logits, path, products)
     if writers is None:
         return write_photo(out, stem, seg, products)
     return writers.submit(write_photo, out, stem, seg, products).result()
@@ -126,7 +125,7 @@ def _run_batches(
         if not batch:
             continue
         logits = predictor.logits(np.stack([c for _, (_, c) in batch]), tta=tta)
-        if logits.device.type != "cpu":
+        if logits.device.type != "cpu" and not products.instances:
             logits = predictor.device_labels(logits, [(p.height, p.width) for _, (p, _) in batch])
         for (k, (photo, _)), lg in zip(batch, logits):
             # On the CPU, upsampling to the photo's size runs on the pool, beside the next batch.

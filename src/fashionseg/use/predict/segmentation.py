@@ -15,9 +15,18 @@ import numpy as np
 from PIL import Image
 
 from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.inference.instances import Detection
+from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.garments import summarize
+from fashionseg.use.predict.instances import instance_entries
 from fashionseg.use.predict.products import cutout, cutout_name, keep_only, to_groups
 from fashionseg.use.render.colors import overlay, overlay_with_legend
+from fashionseg.use.render.outlines import outline_instances
+
+
+def instance_cutout_name(name: str, k: int) -> str:
+    """The cut-out name of the k-th instance (0-based, by score): ``shoe-2``."""
+    return f"{cutout_name(name)}-{k + 1}"
 
 
 @dataclass(frozen=True)
@@ -59,8 +68,9 @@ class Products:
 
     only: frozenset[int] | None = None  # label values to keep (the rest become background)
     groups: bool = False  # body-region groups instead of categories
-    cutouts: bool = False  # predict writes one RGBA cut-out per garment
+    cutouts: bool = False  # predict writes one RGBA cut-out per garment (per instance)
     feather: float = 0.0  # soft cut-out edge, pixels
+    instances: bool = False  # list instances (a semantic model's connected components)
 
 
 class Segmentation:
@@ -73,10 +83,19 @@ class Segmentation:
         names: label value -> name (background first).
         model: the model's name, as predict's JSON gives it.
         path: where the photo came from (its path, or a name for an in-memory photo).
+        detections: the photo's instances (None: instances not asked for).
+        attribute_names: attribute id -> name, for the instances' attributes.
     """
 
     def __init__(
-        self, photo: Image.Image, label_map: np.ndarray, names: list[str], model: str, path: str
+        self,
+        photo: Image.Image,
+        label_map: np.ndarray,
+        names: list[str],
+        model: str,
+        path: str,
+        detections: list[Detection] | None = None,
+        attribute_names: dict[int, str] | None = None,
     ):
         if label_map.shape != (photo.height, photo.width):
             raise ValueError(
@@ -87,6 +106,8 @@ class Segmentation:
         self.names = names
         self.model = model
         self.path = path
+        self.detections = detections
+        self.attribute_names = attribute_names or {}
 
     @classmethod
     def of(
@@ -97,14 +118,36 @@ class Segmentation:
         model: str,
         path: str,
         products: Products = Products(),
+        detections: list[Detection] | None = None,
+        attribute_names: dict[int, str] | None = None,
     ) -> Segmentation:
-        """The segmentation of a model's label map with ``products``' groups and ``only``
-        applied (``names``: the model's categories)."""
+        """The segmentation of a model's label map (and instances) with ``products``' groups
+        and ``only`` applied (``names``: the model's categories)."""
         if products.groups:
             labels, names = to_groups(labels, names), GROUP_NAMES
         if products.only is not None:
             labels = keep_only(labels, set(products.only))
-        return cls(photo, labels, names, model, path)
+            if detections is not None:
+                detections = [d for d in detections if d.class_id + 1 in products.only]
+        return cls(photo, labels, names, model, path, detections, attribute_names)
+
+    @classmethod
+    def from_model(
+        cls,
+        predictor: Predictor,
+        photo: Image.Image,
+        labels: np.ndarray,
+        logits,
+        path: str,
+        products: Products = Products(),
+    ) -> Segmentation:
+        """One photo's segmentation from a model's label map (H, W) and, with instances, its
+        logits (C, h, w): the step predict, the Python API and serve share."""
+        detections = predictor.instances(logits, labels) if products.instances else None
+        return cls.of(
+            photo, labels, predictor.categories.names(), predictor.name, path, products,
+            detections, predictor.categories.attributes,
+        )  # fmt: skip
 
     @cached_property
     def _summary(self) -> list[dict]:
@@ -118,13 +161,26 @@ class Segmentation:
             for g in self._summary
         ]
 
+    @cached_property
+    def instances(self) -> list[dict] | None:
+        """The instances as predict's JSON lists them (``use/predict/instances.py``), best
+        score first; None when instances were not asked for."""
+        if self.detections is None:
+            return None
+        rgb = np.asarray(self.photo)
+        return instance_entries(rgb, self.detections, self.names, self.attribute_names)
+
     def to_json(self) -> dict:
-        """predict's JSON document: ``image`` (path, width, height), ``model``, ``garments``."""
-        return {
+        """predict's JSON document: ``image`` (path, width, height), ``model``, ``garments``
+        (and ``instances`` when asked for)."""
+        doc = {
             "image": {"path": self.path, "width": self.photo.width, "height": self.photo.height},
             "model": self.model,
             "garments": [dict(g) for g in self._summary],
         }
+        if self.instances is not None:
+            doc["instances"] = [dict(i) for i in self.instances]
+        return doc
 
     def mask(self, garment: str | int) -> np.ndarray:
         """One garment's mask (H, W) bool, by name or ClassId."""
@@ -135,12 +191,23 @@ class Segmentation:
         """The photo with its garments painted over it (and a legend, as predict writes it)."""
         rgb = np.asarray(self.photo)
         if legend:
-            return overlay_with_legend(rgb, self.label_map, self.names)
-        return Image.fromarray(overlay(rgb, self.label_map, len(self.names)))
+            image = overlay_with_legend(rgb, self.label_map, self.names)
+        else:
+            image = Image.fromarray(overlay(rgb, self.label_map, len(self.names)))
+        if self.detections:
+            box = (0, 0, self.photo.width, self.photo.height)
+            image.paste(outline_instances(image.crop(box), self.detections, self.names), box)
+        return image
 
     def cutouts(self, feather: float = 0.0) -> dict[str, Image.Image]:
-        """One RGBA image per garment, cropped to it (file-name-safe name -> image)."""
+        """One RGBA image per garment, cropped to it (file-name-safe name -> image); with
+        instances, one per instance (``<name>-<k>``, k counting from 1 by score)."""
         rgb = np.asarray(self.photo)
+        if self.detections is not None:
+            return {
+                instance_cutout_name(self.names[d.class_id + 1], k): cutout(rgb, d.mask, feather)
+                for k, d in enumerate(self.detections)
+            }
         return {
             cutout_name(g["name"]): cutout(rgb, self.label_map == g["class_id"] + 1, feather)
             for g in self._summary

@@ -42,6 +42,7 @@ class Segmenter:
         threads: ONNX Runtime threads (None: its default).
         min_area: garment pieces under this share of the photo join the garment around them
             (predict's ``--min-area``; 0: the model's label map as it is).
+        instances: list each photo's instances too (``Segmentation.instances``).
 
     Raises:
         FashionsegError: a missing or unreadable model file, an unknown garment in ``only``.
@@ -59,7 +60,10 @@ class Segmenter:
         batch_size: int = 8,
         threads: int | None = None,
         min_area: float = DEFAULT_MIN_AREA,
+        instances: bool = False,
     ):
+        if groups and instances:
+            raise UsageError("instances are of categories: leave out groups")
         if model is None:
             from fashionseg.bundled import bundled_model
 
@@ -67,7 +71,7 @@ class Segmenter:
         self.predictor = Predictor(model, device, threads, min_area=min_area)
         names = GROUP_NAMES if groups else self.predictor.categories.names()
         wanted = frozenset(parse_only(only, names)) if only else None
-        self.products = Products(only=wanted, groups=groups)
+        self.products = Products(only=wanted, groups=groups, instances=instances)
         self.tta = tta
         self.auto_orient = auto_orient
         self.batch_size = max(1, int(batch_size))
@@ -105,12 +109,12 @@ class Segmenter:
     def run(self, read: list[tuple[Image.Image, np.ndarray, str]]) -> list[Segmentation]:
         """Photos already read (:meth:`read`'s triples) through the model as one batch."""
         logits = self.predictor.logits(np.stack([c for _, c, _ in read]), tta=self.tta)
-        names = self.predictor.categories.names()
         results = []
         for (photo, _, name), lg in zip(read, logits):
             labels = self.predictor.labels(lg, photo.height, photo.width)
-            seg = Segmentation.of(photo, labels, names, self.predictor.name, name, self.products)
-            results.append(seg)
+            results.append(
+                Segmentation.from_model(self.predictor, photo, labels, lg, name, self.products)
+            )
         return results
 
     def read(

@@ -9,7 +9,7 @@ from PIL import Image
 
 from fashionseg.files import atomic_write
 from fashionseg.use.predict.products import cutout_name
-from fashionseg.use.predict.segmentation import Products, Segmentation
+from fashionseg.use.predict.segmentation import Products, Segmentation, instance_cutout_name
 
 
 def inside(out: Path, path: Path) -> Path:
@@ -24,12 +24,17 @@ def write_photo(out: Path, stem: str, seg: Segmentation, products: Products) -> 
     """Write one photo's files as ``<stem>.*`` in ``out``; returns its JSON document."""
     doc = seg.to_json()
     inside(out, out / stem)
-    if products.cutouts and doc["garments"]:
+    # With instances, one cut-out per instance; otherwise one per garment.
+    listed = doc.get("instances", doc["garments"])
+    if products.cutouts and listed:
         (out / stem).mkdir(exist_ok=True)
         images = seg.cutouts(products.feather)
-        for g in doc["garments"]:
-            name = f"{stem}/{cutout_name(g['name'])}.png"
-            images[cutout_name(g["name"])].save(inside(out, out / name), format="PNG")
+        for k, g in enumerate(listed):
+            key = (
+                instance_cutout_name(g["name"], k) if "instances" in doc else cutout_name(g["name"])
+            )
+            name = f"{stem}/{key}.png"
+            images[key].save(inside(out, out / name), format="PNG")
             g["cutout"] = name
     Image.fromarray(seg.label_map).save(
         out / f"{stem}.png", format="PNG", optimize=False, compress_level=1

@@ -21,7 +21,7 @@ from starlette.concurrency import run_in_threadpool
 from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
-from fashionseg.use.predict.segmentation import Segmentation
+from fashionseg.use.predict.segmentation import Products, Segmentation
 from fashionseg.use.render.colors import overlay
 from fashionseg.use.serve import limits
 from fashionseg.use.serve.batcher import Batcher
@@ -143,6 +143,10 @@ def _status_for_bad_photos():
         raise HTTPException(415, str(e)) from None
 
 
+# serve answers with the garments and their instances (a semantic model's components).
+INSTANCES = Products(instances=True)
+
+
 def create_app(
     model: str,
     device: str = "auto",
@@ -182,8 +186,8 @@ def create_app(
 
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
         labels = predictor.labels(logits, photo.height, photo.width)
-        seg = Segmentation.of(photo, labels, names, predictor.name, filename)
-        doc = seg.to_json()
+        doc = Segmentation.from_model(predictor, photo, labels, logits, filename, INSTANCES)
+        doc = doc.to_json()
         doc["overlay"] = _overlay_url(photo, labels, len(names))
         return doc
 
