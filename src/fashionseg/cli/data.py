@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fashionseg.cli.options import add_instance_rule
 from fashionseg.errors import UsageError
 
 
@@ -29,11 +30,17 @@ def cmd_prepare(args) -> None:
     from fashionseg.prepare.cache import prepare
 
     cache = prepare(
-        args.data, args.out, args.size, args.workers, args.keep_aspect, args.classes, args.strict
-    )
+        args.data, args.out, args.size, args.workers, args.keep_aspect, args.classes, args.strict,
+        task=args.task, instance_rule=args.instances,
+    )  # fmt: skip
     if len(cache) == 0:
         raise UsageError(f"{args.data}: no usable images; reasons in {args.out}/errors.csv")
-    print(f"cache ready: {len(cache)} images at {cache.size[1]}x{cache.size[0]} in {args.out}")
+    extra = ""
+    if args.task == "instances":
+        extra = f", {sum(map(len, cache.instances.values()))} instances"
+    print(
+        f"cache ready: {len(cache)} images at {cache.size[1]}x{cache.size[0]}{extra} in {args.out}"
+    )
 
 
 def cmd_synth(args) -> None:
@@ -88,6 +95,13 @@ def add_commands(sub) -> None:
     p.add_argument("--keep-aspect", action="store_true", help="letterbox instead of squashing")
     p.add_argument("--classes", choices=["all", "garments"], default="all")
     p.add_argument("--strict", action="store_true")
+    p.add_argument(
+        "--task",
+        choices=["semantic", "instances"],
+        default="semantic",
+        help="instances: keep each photo's instances (masks, boxes, classes, attributes) too",
+    )
+    add_instance_rule(p)
     p.set_defaults(fn=cmd_prepare)
 
     p = sub.add_parser("synth", help="write a synthetic data set in the Kaggle layout")

@@ -16,6 +16,15 @@ def _write(metrics: dict, out: str | None) -> None:
         print(f"metrics written to {out}", file=sys.stderr)
 
 
+def _task(model: str) -> str:
+    """The task a model file was trained for (an exported .onnx model is semantic)."""
+    if model.lower().endswith(".onnx"):
+        return "semantic"
+    from fashionseg.checkpoint import load_checkpoint
+
+    return load_checkpoint(model).get("config", {}).get("task", "semantic")
+
+
 def cmd_evaluate(args) -> None:
     from fashionseg.evaluate.evaluate import evaluate_checkpoint
     from fashionseg.evaluate.metrics import format_table
@@ -23,6 +32,18 @@ def cmd_evaluate(args) -> None:
 
     if args.out:
         output_file(args.out, [args.checkpoint])
+    if (args.task or _task(args.checkpoint)) == "instances":
+        from fashionseg.evaluate.evaluate import wanted_ids
+        from fashionseg.evaluate.instances.evaluate import evaluate_instances
+        from fashionseg.evaluate.instances.score import format_instances
+
+        metrics = evaluate_instances(
+            args.checkpoint, args.data, args.instances, wanted_ids(args.ids), args.batch_size,
+            args.device, args.min_area,
+        )  # fmt: skip
+        print(format_instances(metrics, f"{args.checkpoint} on {args.data} (instances)"))
+        _write(metrics, args.out)
+        return
     metrics = evaluate_checkpoint(
         args.checkpoint,
         args.data,
@@ -67,6 +88,13 @@ def add_commands(sub) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     add_min_area(p)
+    p.add_argument(
+        "--task",
+        choices=["semantic", "instances"],
+        help="instances: mask/box AP and Fashionpedia's IoU+F1 AP (default: the model's own "
+        "task; a semantic model's instances are its label map's components)",
+    )
+    add_instance_rule(p)
     p.set_defaults(fn=cmd_evaluate)
 
     p = sub.add_parser(

@@ -23,13 +23,14 @@ from scipy import ndimage
 from fashionseg.data.records import Instance
 from fashionseg.data.rle import rle_decode, rle_encode
 from fashionseg.errors import ConfigError
+from fashionseg.names import INSTANCE_RULES
 
 # The smallest instance, as a share of the photo's pixels (0.05%: what a legend shows as
 # "0.0%"). The fragment rule of predicted label maps uses the same floor.
 MIN_AREA = 0.0005
 # 8-connectivity: pieces touching at a corner are one piece.
 EIGHT = np.ones((3, 3), dtype=bool)
-RULES = ("rows", "components")
+RULES = INSTANCE_RULES
 
 
 def split_mask(mask: np.ndarray, min_area: float = MIN_AREA) -> list[np.ndarray]:

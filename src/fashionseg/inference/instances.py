@@ -17,6 +17,12 @@ import torch
 from fashionseg.data.categories import IGNORE
 from fashionseg.data.components import split_mask
 
+# An attribute is listed (predict's JSON, COCO results, the Kaggle CSV) when its probability
+# reaches this.
+ATTRIBUTE_THRESHOLD = 0.5
+# An instance model's detections of at least this score are listed and painted by default.
+SHOWN_SCORE = 0.5
+
 
 @dataclass(frozen=True)
 class Detection:
@@ -73,3 +79,66 @@ def component_instances(
             out.append(Detection(int(value) - 1, round(score, 6), piece))
     out.sort(key=lambda d: -d.score)
     return out
+
+
+def model_detections(
+    output: dict,
+    box: tuple[int, int, int, int],
+    height: int,
+    width: int,
+    attribute_ids: list[int],
+    min_score: float,
+) -> list[Detection]:
+    """An instance model's output for one canvas -> the photo's detections.
+
+    Args:
+        output: Mask R-CNN's dict for one image: ``masks`` (K, 1, h, w) probabilities on the
+            canvas, ``labels`` (K,) ClassId + 1, ``scores`` (K,), ``attributes`` (K, A).
+        box: ``(top, left, new_h, new_w)``: where the photo lies on the canvas.
+        height: the photo's height.
+        width: the photo's width.
+        attribute_ids: the attribute id of each of the A outputs.
+        min_score: detections below this score are left out.
+
+    Returns:
+        Detections with masks at the photo's size (probability >= 0.5), best score first.
+    """
+    top, left, new_h, new_w = box
+    keep = output["scores"] >= min_score
+    if not bool(keep.any()):
+        return []
+    probs = output["masks"][keep][:, :, top : top + new_h, left : left + new_w].float()
+    masks = (
+        torch.nn.functional.interpolate(
+            probs, size=(height, width), mode="bilinear", align_corners=False
+        )[:, 0]
+        >= 0.5
+    )
+    attributes = output.get("attributes")
+    out = []
+    for k, (label, score) in enumerate(zip(output["labels"][keep], output["scores"][keep])):
+        mask = masks[k].cpu().numpy()
+        if not mask.any():
+            continue
+        scores = attributes[keep][k].tolist() if attributes is not None else []
+        out.append(
+            Detection(
+                int(label) - 1,
+                round(float(score), 6),
+                mask,
+                {a: round(float(p), 4) for a, p in zip(attribute_ids, scores)},
+            )
+        )
+    out.sort(key=lambda d: -d.score)
+    return out
+
+
+def paint(detections: list[Detection], height: int, width: int, min_score: float) -> np.ndarray:
+    """An instance model's label map (H, W) uint8: its detections of at least ``min_score``,
+    larger ones first so that smaller ones (a pocket on a coat) stay on top, as the ground
+    truth is composed (``data/compose.py``)."""
+    labels = np.zeros((height, width), dtype=np.uint8)
+    shown = [d for d in detections if d.score >= min_score]
+    for det in sorted(shown, key=lambda d: (-int(d.mask.sum()), d.class_id)):
+        labels[det.mask] = det.class_id + 1
+    return labels

@@ -11,8 +11,9 @@ import torch
 
 from fashionseg.checkpoint import CheckpointError
 from fashionseg.data.categories import CategoryTable
-from fashionseg.models import build_model
+from fashionseg.models import build_instance_model, build_model
 from fashionseg.models.normalize import to_float
+from fashionseg.sizes import parse_size
 
 
 class ImageModel(torch.nn.Module):
@@ -31,10 +32,40 @@ class ImageModel(torch.nn.Module):
         return self.model(to_float(images))
 
 
+class InstanceImageModel(torch.nn.Module):
+    """An instance model that takes photos as they come: uint8 (N, H, W, 3) -> one detection
+    dict per photo (``models/maskrcnn.py``); ``attribute_ids`` names its attribute outputs."""
+
+    def __init__(self, model: torch.nn.Module, attribute_ids: list[int]):
+        super().__init__()
+        self.model = model
+        self.attribute_ids = list(attribute_ids)
+
+    def forward(self, images: torch.Tensor) -> list[dict]:
+        batch = images.permute(0, 3, 1, 2).float() / 255
+        return self.model(list(batch))
+
+
+def _instance_model(state: dict, config: dict, categories: CategoryTable) -> InstanceImageModel:
+    attribute_ids = state.get("attribute_ids", [])
+    model = build_instance_model(
+        config["model"],
+        categories.num_classes,
+        len(attribute_ids),
+        parse_size(config["size"]),
+        width=config["width"],
+        encoder=config.get("encoder", ""),
+    )
+    model.load_state_dict(state["model"])
+    return InstanceImageModel(model, attribute_ids)
+
+
 def _torch_backend(state: dict, path: Path):
     try:
         config = state["config"]
         categories = CategoryTable.from_json(state["categories"])
+        if config.get("task") == "instances":
+            return config, categories, _instance_model(state, config, categories)
         model = build_model(
             config["model"],
             categories.num_classes,

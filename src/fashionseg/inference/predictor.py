@@ -13,7 +13,13 @@ from fashionseg.data.compose import fit
 from fashionseg.data.images import photo_canvas, read_photo
 from fashionseg.errors import ConfigError
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA, lookalike_values, merge_fragments
-from fashionseg.inference.instances import Detection, component_instances
+from fashionseg.inference.instances import (
+    SHOWN_SCORE,
+    Detection,
+    component_instances,
+    model_detections,
+    paint,
+)
 from fashionseg.inference.label_kernel import bilinear_argmax
 from fashionseg.inference.labels import upsample_argmax
 from fashionseg.inference.loading import _onnx_backend, _torch_backend
@@ -67,6 +73,8 @@ class Predictor:
         threads: ONNX Runtime intra-op threads (None: its default).
         min_area: garment pieces under this share of the photo join their surroundings in
             every label map (``inference/fragments.py``; 0: the model's argmax as it is).
+        min_score: an instance model's detections below this score are not listed (its
+            label maps show those of at least ``SHOWN_SCORE``).
     """
 
     def __init__(
@@ -75,7 +83,9 @@ class Predictor:
         device: str = "auto",
         threads: int | None = None,
         min_area: float = DEFAULT_MIN_AREA,
+        min_score: float = SHOWN_SCORE,
     ):
+        self.min_score = float(min_score)
         if not 0 <= min_area < 1:
             raise ConfigError(f"--min-area {min_area}: a share of the photo, from 0 to below 1")
         self.min_area = float(min_area)
@@ -100,6 +110,8 @@ class Predictor:
             raise CheckpointError(f"{path}: the model's config is incomplete ({what})") from None
         self.config = config
         self.lookalikes = lookalike_values(self.categories.names())
+        self.task = config.get("task", "semantic")
+        self.attribute_ids = getattr(self.model, "attribute_ids", [])
 
     @torch.no_grad()
     def logits(self, images: np.ndarray, tta: str | None = None) -> torch.Tensor:
@@ -110,6 +122,10 @@ class Predictor:
         x = torch.from_numpy(np.ascontiguousarray(images))
         if self.backend == "pytorch":
             x = x.to(self.device)
+        if self.task == "instances":
+            if tta:
+                raise ConfigError("test-time augmentation is for semantic models; leave out --tta")
+            return self.model(x)  # one detection dict per canvas
         out = self.model(x).float()
         if tta == "flip":
             out = (out + self.model(x.flip(2).contiguous()).float().flip(3)) / 2
@@ -150,8 +166,16 @@ class Predictor:
 
     def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
         """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo,
-        with the fragment rule applied (``min_area``)."""
+        with the fragment rule applied (``min_area``); for an instance model, its detection
+        dict -> its detections painted (``inference/instances.paint``)."""
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        if isinstance(logits, dict):
+            box = (top, left, new_h, new_w)
+            found = model_detections(
+                logits, box, height, width, self.attribute_ids, min(self.min_score, SHOWN_SCORE)
+            )
+            logits["detections"] = [d for d in found if d.score >= self.min_score]
+            return paint(found, height, width, SHOWN_SCORE)
         if logits.device.type == "cpu" and logits.shape[0] <= 256:
             # One fused pass, no (C, H, W) intermediate, without the GIL (label_kernel.py).
             labels = bilinear_argmax(
@@ -165,7 +189,10 @@ class Predictor:
     def instances(self, logits: torch.Tensor, labels: np.ndarray) -> list[Detection]:
         """Logits of one canvas (C, h, w) and its label map (H, W) from :meth:`labels` -> the
         photo's instances: connected components scored by their class's mean probability
-        (``inference/instances.py``)."""
+        (``inference/instances.py``); for an instance model (its detection dict), its own
+        detections, made by :meth:`labels`."""
+        if isinstance(logits, dict):
+            return logits["detections"]
         height, width = labels.shape
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
         probabilities = torch.softmax(logits.float(), dim=0)

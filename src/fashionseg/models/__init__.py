@@ -12,7 +12,7 @@ from torch import nn
 
 from fashionseg import names
 from fashionseg.errors import ConfigError
-from fashionseg.models import fcn, segnet, smp_models, unet
+from fashionseg.models import fcn, maskrcnn, segnet, smp_models, unet
 from fashionseg.names import check_registry
 
 MODELS: dict[str, Callable[..., nn.Module]] = {
@@ -45,4 +45,32 @@ def build_model(
     kwargs = {"encoder": encoder} if encoder else {}
     return MODELS[name](
         num_classes, in_channels=in_channels, width=width, pretrained=pretrained, **kwargs
+    )
+
+
+# Instance models (task instances): name -> builder from (num_classes, num_attributes,
+# encoder, width, pretrained, size); their outputs are torchvision's detection dicts.
+INSTANCE_MODELS: dict[str, Callable[..., nn.Module]] = {"maskrcnn": maskrcnn.build}
+check_registry("instance model", INSTANCE_MODELS, names.INSTANCE_MODELS)
+# The backbone of an instance model when the config names none.
+DEFAULT_BACKBONE = "efficientnet_lite0"
+
+
+def build_instance_model(
+    name: str,
+    num_classes: int,
+    num_attributes: int,
+    size: tuple[int, int],
+    width: int = 64,
+    pretrained: bool = False,
+    encoder: str = "",
+) -> nn.Module:
+    """Build a registered instance model (``names.INSTANCE_MODELS``) for images of ``size``
+    (H, W), ``num_classes`` label values with background and ``num_attributes`` outputs."""
+    if name not in INSTANCE_MODELS:
+        raise ConfigError(
+            f"unknown instance model {name!r}; choose one of {', '.join(sorted(INSTANCE_MODELS))}"
+        )
+    return INSTANCE_MODELS[name](
+        num_classes, num_attributes, encoder or DEFAULT_BACKBONE, width, pretrained, tuple(size)
     )

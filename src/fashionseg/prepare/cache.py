@@ -35,6 +35,7 @@ from fashionseg.data.records import Dataset, Record
 from fashionseg.errors import FashionsegError
 from fashionseg.files import FileLock, atomic_write
 from fashionseg.outputs import ErrorLog
+from fashionseg.prepare.instances import InstanceLog, read_instances, resized_instances
 from fashionseg.prepare.parallel import StrictError, run_records
 from fashionseg.sizes import parse_size
 
@@ -49,13 +50,22 @@ PENDING, DONE, SKIPPED = 0, 1, 2
 
 
 def prepare_one(
-    record: Record, out_h: int, out_w: int, keep_aspect: bool, classes: str
-) -> tuple[np.ndarray, np.ndarray]:
-    """Photo (out_h, out_w, 3) and label map (out_h, out_w) for one record, both uint8."""
+    record: Record,
+    out_h: int,
+    out_w: int,
+    keep_aspect: bool,
+    classes: str,
+    instance_rule: str | None = None,
+) -> tuple:
+    """Photo (out_h, out_w, 3) and label map (out_h, out_w) for one record, both uint8, and
+    with ``instance_rule`` its instances at that size (``prepare/instances.py``)."""
     image = load_resized(record.path, record.height, record.width, out_h, out_w, keep_aspect)
     instances = keep_classes(record.instances, classes)
     labels = compose_resized(instances, record.height, record.width, out_h, out_w, keep_aspect)
-    return image, labels
+    if instance_rule is None:
+        return image, labels
+    args = (out_h, out_w, keep_aspect, classes, instance_rule)
+    return image, labels, resized_instances(record, *args)
 
 
 @dataclass
@@ -67,6 +77,13 @@ class Cache:
     images: np.ndarray
     masks: np.ndarray
     indices: np.ndarray
+
+    @functools.cached_property
+    def instances(self) -> dict[int, list[dict]]:
+        """Row index -> the photo's instances at the cache's size (an instance cache only)."""
+        if self.meta.get("task") != "instances":
+            raise CacheError(f"{self.root}: not an instance cache (prepare --task instances)")
+        return read_instances(self.root, self.indices)
 
     @property
     def categories(self) -> CategoryTable:
@@ -121,6 +138,8 @@ def prepare(
     keep_aspect: bool = False,
     classes: str = "all",
     strict: bool = False,
+    task: str = "semantic",
+    instance_rule: str = "rows",
 ) -> Cache:
     """Build (or finish) a training cache.
 
@@ -132,6 +151,8 @@ def prepare(
         keep_aspect: letterbox instead of squashing to the target size.
         classes: ``all`` or ``garments``.
         strict: stop at the first bad image with :class:`StrictError`.
+        task: ``semantic``, or ``instances`` to keep each photo's instances too.
+        instance_rule: how instances are made (``data/components.py``), with ``instances``.
 
     Returns:
         The opened cache.
@@ -149,6 +170,10 @@ def prepare(
         "source": str(Path(dataset.root).resolve()),
         "layout": dataset.layout,
     }
+    if task == "instances":
+        settings.update(task=task, instance_rule=instance_rule)
+    elif task != "semantic":
+        raise CacheError(f"unknown task {task!r}; choose semantic or instances")
     with cache_lock(root):
         return _build(dataset, root, settings, table, workers, strict)
 
@@ -181,21 +206,25 @@ def _build(dataset: Dataset, root: Path, settings: dict, table, workers, strict:
         out_w=out_w,
         keep_aspect=settings["keep_aspect"],
         classes=settings["classes"],
+        instance_rule=settings.get("instance_rule"),
     )
     errors = ErrorLog(root, append=resume)
+    log = InstanceLog(root) if settings.get("task") == "instances" else None
     try:
-        _fill(fn, todo(), (images, masks, status), workers, strict, errors)
+        _fill(fn, todo(), (images, masks, status), workers, strict, errors, log)
     finally:
         errors.close()
+        if log is not None:
+            log.close()
     meta.update(ids=ids, heights=heights, widths=widths, complete=True)
     _write_meta(meta_path, meta)
     return open_cache(root)
 
 
-def _fill(fn, todo, arrays, workers: int | None, strict: bool, errors: ErrorLog) -> None:
+def _fill(fn, todo, arrays, workers, strict: bool, errors: ErrorLog, log=None) -> None:
     """Run ``fn`` over the pending records and write the results, marking rows done in
-    ``status`` only once their pixels are flushed (so a kill never leaves a row marked done
-    that is not on disk)."""
+    ``status`` only once their pixels (and instance lines, to ``log``) are flushed, so a kill
+    never leaves a row marked done that is not on disk."""
     images, masks, status = arrays
     pending = int((status == PENDING).sum())
     last_flush = time.monotonic()
@@ -206,6 +235,8 @@ def _fill(fn, todo, arrays, workers: int | None, strict: bool, errors: ErrorLog)
         masks.flush()
         _release(images)
         _release(masks)
+        if log is not None:
+            log.flush()
         for i in done_since_flush:
             status[i] = DONE
         status.flush()
@@ -219,7 +250,9 @@ def _fill(fn, todo, arrays, workers: int | None, strict: bool, errors: ErrorLog)
                 errors.add(image_id, error)
                 status[index] = SKIPPED
                 continue
-            images[index], masks[index] = result
+            images[index], masks[index] = result[:2]
+            if log is not None:
+                log.write(index, result[2])
             done_since_flush.append(index)
             if len(done_since_flush) >= 32 or time.monotonic() - last_flush > 0.5:
                 flush()

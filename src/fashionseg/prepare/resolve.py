@@ -8,20 +8,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from fashionseg.files import keyed_cache_dir
-from fashionseg.prepare.cache import Cache, is_cache, open_cache, prepare
+from fashionseg.prepare.cache import Cache, CacheError, is_cache, open_cache, prepare
 from fashionseg.prepare.unlabelled import build_unlabelled
 
 
 def resolve_data(
-    data: str, size: str, keep_aspect: bool, classes: str, workers: int | None = None
+    data: str,
+    size: str,
+    keep_aspect: bool,
+    classes: str,
+    workers: int | None = None,
+    instance_rule: str | None = None,
 ) -> Cache:
-    """Open ``data`` as a cache, preparing a raw data folder into the user cache if needed.
+    """Open ``data`` as a cache, preparing a raw data folder into the user cache if needed
+    (an instance cache with ``instance_rule``, ``prepare/instances.py``).
 
     The cache is keyed by the data folder, its annotation file's size and time, and the
     settings; it is never written inside the data folder (which may be read-only).
     """
     if is_cache(data):
-        return open_cache(data)
+        cache = open_cache(data)
+        if instance_rule is not None and cache.meta.get("task") != "instances":
+            raise CacheError(
+                f"{data}: a semantic cache; an instance run needs one from prepare --task "
+                "instances (or the raw data folder)"
+            )
+        return cache
     src = Path(data).resolve()
     if not src.exists():
         raise FileNotFoundError(f"{data}: no such data folder or cache")
@@ -29,7 +41,15 @@ def resolve_data(
         (p.name, p.stat().st_size, int(p.stat().st_mtime))
         for p in sorted(src.glob("*.csv*")) + sorted(src.glob("*.json"))
     ]
-    out = keyed_cache_dir(f"{src.name}-{size}", [str(src), stamp, str(size), keep_aspect, classes])
+    key = [str(src), stamp, str(size), keep_aspect, classes]
+    if instance_rule is not None:
+        key.append(instance_rule)
+        out = keyed_cache_dir(f"{src.name}-{size}-instances", key)
+        return prepare(
+            src, out, size, workers, keep_aspect, classes, task="instances",
+            instance_rule=instance_rule,
+        )  # fmt: skip
+    out = keyed_cache_dir(f"{src.name}-{size}", key)
     return prepare(src, out, size, workers, keep_aspect, classes)
 
 

@@ -64,13 +64,24 @@ SHAPES: dict[str, list[tuple[str, tuple]]] = {
 }
 DECORATIONS = ["applique", "bow", "flower", "ruffle", "sequin", "rivet", "bead", "ribbon"]
 
+# Attributes a model can see, by their Fashionpedia names (label_descriptions.json has the ids):
+# the fabric's pattern (its texture kind in painter.py), the hem of skirts and dresses, and the
+# sleeves' length. Each range of a drawn length is apart from the next, so the attribute is
+# never a matter of a few pixels.
+PATTERNS = ("plain (pattern)", "stripe", "check", "dot")
+HEMS = {"mini (length)": (0.58, 0.64), "knee (length)": (0.69, 0.75), "maxi (length)": (0.83, 0.9)}
+SLEEVES = {"short (length)": (0.25, 0.35), "wrist-length": (0.9, 1.0)}
+SLEEVELESS = "sleeveless"
+VISIBLE_ATTRIBUTES = (*PATTERNS, *HEMS, *SLEEVES, SLEEVELESS)
+
 
 @dataclass
 class Drawn:
     name: str
     mask: Image.Image  # "L", 255 inside
     layer: int  # paint order in the photo
-    attributes: tuple[int, ...] = ()
+    attributes: tuple[str, ...] = ()  # Fashionpedia attribute names (VISIBLE_ATTRIBUTES)
+    pattern: int | None = None  # the fabric's texture kind (painter.py), None: any
 
 
 class Outfit:
@@ -81,11 +92,27 @@ class Outfit:
         self.items: list[Drawn] = []
         self.arm_dx = self.u(0.03, 0.09)  # how far the hands swing out
 
-    def add(self, name: str, draw_fn: Callable, layer: int) -> Image.Image:
+    def add(
+        self, name: str, draw_fn: Callable, layer: int, attributes: tuple[str, ...] = ()
+    ) -> Image.Image:
         im, dr = self.p.blank()
         draw_fn(dr)
-        self.items.append(Drawn(name, im, layer))
+        self.items.append(Drawn(name, im, layer, attributes))
         return im
+
+    def add_fabric(
+        self, name: str, draw_fn: Callable, layer: int, attributes: tuple[str, ...] = ()
+    ) -> Image.Image:
+        """A garment in one of the visible patterns, the pattern among its attributes."""
+        kind = int(self.rng.integers(0, len(PATTERNS)))
+        im = self.add(name, draw_fn, layer, (PATTERNS[kind], *attributes))
+        self.items[-1].pattern = kind
+        return im
+
+    def length(self, ranges: dict[str, tuple[float, float]]) -> tuple[str, float]:
+        """One of the named length ranges and a length drawn inside it."""
+        label = list(ranges)[int(self.rng.integers(0, len(ranges)))]
+        return label, self.u(*ranges[label])
 
     def add_shape(self, name: str, layer: int, template: str | None = None) -> Image.Image:
         """An instance of a fixed-shape template (``SHAPES``)."""
@@ -132,7 +159,7 @@ def _one_piece(o: Outfit) -> tuple[Image.Image, float]:
     """A dress or a jumpsuit; returns its mask and hem height."""
     p, u = o.p, o.u
     name = "dress" if u() < 0.7 else "jumpsuit"
-    hem = u(0.6, 0.85)
+    hem_label, hem = o.length(HEMS)
     flare = u(0.14, 0.24)
     outline = [
         (-0.14, 0.15),
@@ -149,7 +176,7 @@ def _one_piece(o: Outfit) -> tuple[Image.Image, float]:
             for s in (-1, 1):
                 p.limb(dr, s * 0.055, 0.5, s * 0.07, 0.9, 0.085)
 
-    return o.add(name, dress, 3), hem
+    return o.add_fabric(name, dress, 3, (hem_label,) if name == "dress" else ()), hem
 
 
 def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
@@ -161,7 +188,8 @@ def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
         name, u(0.45, 0.55)
     )
     sleeves = name != "vest"
-    t = u(0.25, 0.5) / 0.5  # sleeve length, as a share of the arm
+    sleeve_label, t = o.length(SLEEVES)  # sleeve length, as a share of the arm
+    sleeve_attrs = (sleeve_label,) if sleeves else (SLEEVELESS,)
 
     def sleeve(dr, s):
         p.limb(dr, s * 0.13, 0.17, s * (0.13 + (0.02 + o.arm_dx) * t), 0.17 + 0.33 * t, 0.07)
@@ -173,10 +201,10 @@ def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
                 sleeve(dr, s)
 
     layer = 5 if name in OUTER else 4
-    upper = o.add(name, top, layer)
+    upper = o.add_fabric(name, top, layer, sleeve_attrs)
     if sleeves:
         for s in (-1, 1):
-            o.add("sleeve", lambda dr, s=s: sleeve(dr, s), layer)
+            o.add("sleeve", lambda dr, s=s: sleeve(dr, s), layer, sleeve_attrs)
     return upper, name, hem, layer
 
 
@@ -184,7 +212,8 @@ def _bottom(o: Outfit) -> float:
     """Pants, shorts or a skirt (and maybe a pocket); returns the hem height."""
     p, u = o.p, o.u
     lower = str(o.rng.choice(LOWER))
-    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": u(0.6, 0.8)}[lower]
+    hem_label, skirt_hem = o.length(HEMS)
+    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": skirt_hem}[lower]
 
     def bottom(dr):
         if lower == "skirt":
@@ -195,7 +224,7 @@ def _bottom(o: Outfit) -> float:
             for s in (-1, 1):
                 p.limb(dr, s * 0.06, 0.5, s * 0.07, hem, 0.085)
 
-    o.add(lower, bottom, 2)
+    o.add_fabric(lower, bottom, 2, (hem_label,) if lower == "skirt" else ())
     if lower != "skirt" and u() < 0.5:
         x = o.rng.choice([-1, 1]) * u(0.04, 0.07)
         corners = [(x - 0.025, 0.49), (x + 0.025, 0.49), (x + 0.025, 0.54), (x - 0.025, 0.54)]

@@ -51,13 +51,22 @@ class Painter:
             draw.ellipse([px - r, py - r, px + r, py + r], fill=255)
 
 
-def _texture(rng: np.random.Generator, width: int, height: int) -> Image.Image:
-    """A random fabric: solid, stripes, checks, dots or mottled, at low resolution upscaled."""
+def _texture(
+    rng: np.random.Generator, width: int, height: int, kind: int | None = None
+) -> Image.Image:
+    """A random fabric: solid, stripes, checks, dots or mottled (``kind`` 0-4; None: any),
+    at low resolution upscaled."""
     lw, lh = max(8, width // 4), max(8, height // 4)
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    kind = rng.integers(0, 5)
+    drawn = rng.integers(0, 5)
+    forced = kind is not None
+    kind = kind if forced else drawn
+    if forced and kind > 0:  # an attribute's pattern must show: its two colours apart
+        while np.abs(c1.astype(int) - c2).sum() < 150:
+            c2 = rng.integers(0, 256, 3)
     yy, xx = np.mgrid[0:lh, 0:lw]
-    period = rng.uniform(3, 14)
+    # An attribute's pattern is fine enough to show on a sleeve.
+    period = rng.uniform(2.5, 5) if forced else rng.uniform(3, 14)
     angle = rng.uniform(0, np.pi)
     u = xx * np.cos(angle) + yy * np.sin(angle)
     v = -xx * np.sin(angle) + yy * np.cos(angle)
@@ -88,8 +97,9 @@ def _background(rng: np.random.Generator, width: int, height: int) -> Image.Imag
     return bg
 
 
-def draw_example(index: int, seed: int, width: int, height: int, names: dict, attr_ids: list[int]):
-    """One synthetic photo and its instances (class id, RLE, attribute ids)."""
+def draw_example(index: int, seed: int, width: int, height: int, names: dict, attr_ids: dict):
+    """One synthetic photo and its instances (class id, RLE, attribute ids); ``attr_ids``
+    maps attribute names to ids."""
     rng = np.random.default_rng([seed, index])
     photo = _background(rng, width, height)
     p = Painter(width, height, rng)
@@ -100,7 +110,7 @@ def draw_example(index: int, seed: int, width: int, height: int, names: dict, at
         bbox = item.mask.getbbox()
         if bbox is None:
             continue
-        photo.paste(_texture(rng, width, height), mask=item.mask)
+        photo.paste(_texture(rng, width, height, item.pattern), mask=item.mask)
         # Seams and shading so garment borders are visible even between similar fabrics.
         edge = item.mask.resize((max(1, width // 3), max(1, height // 3)), Image.BILINEAR)
         shade = Image.new("RGB", (width, height), (0, 0, 0))
@@ -111,7 +121,6 @@ def draw_example(index: int, seed: int, width: int, height: int, names: dict, at
     for item in items:
         mask = np.asarray(item.mask) > 127
         if mask.any():
-            n = int(rng.integers(0, 4))
-            attrs = sorted(int(a) for a in rng.choice(attr_ids, n, replace=False)) if n else []
+            attrs = sorted(attr_ids[a] for a in item.attributes)
             instances.append((names[item.name], rle_encode(mask), attrs))
     return photo, instances

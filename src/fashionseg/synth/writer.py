@@ -52,7 +52,7 @@ def synth(
     (out / "train").mkdir(parents=True, exist_ok=True)
     table = fashionpedia()
     names = {c.name: c.id for c in table.categories}
-    attr_ids = sorted(table.attributes)
+    attr_ids = {name: k for k, name in table.attributes.items()}
     (out / "label_descriptions.json").write_text(json.dumps(table.to_json(), indent=1))
     fn = functools.partial(
         _write_one,

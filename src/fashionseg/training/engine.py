@@ -10,17 +10,15 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from fashionseg.checkpoint import CheckpointError, load_checkpoint, restore_training
+from fashionseg.checkpoint import CheckpointError, restore_training
 from fashionseg.config import TrainConfig, load_config, save_config
 from fashionseg.files import atomic_write
 from fashionseg.machine import resolve_device
@@ -39,6 +37,7 @@ from fashionseg.training.loader import (
 )
 from fashionseg.training.losses import median_frequency_weights
 from fashionseg.training.parts import Dist, epoch_generator, init_distributed, pick_device
+from fashionseg.training.runfolder import absolute_paths, previous_state
 from fashionseg.training.sampling import (
     class_presence,
     class_repeat_factors,
@@ -50,10 +49,6 @@ from fashionseg.training.steps import train_one_epoch
 
 # on_eval(epoch, metrics) -> stop?
 OnEval = Callable[[int, dict], bool]
-
-
-# What a run folder holds once an epoch finished: a new run into it would replace them.
-RUN_FILES = ("last.pt", "best.pt", "history.csv", "metrics.json")
 
 
 def train(
@@ -79,6 +74,10 @@ def train(
         The final validation metrics (also written to ``metrics.json``).
     """
     config.validate()
+    if config.task == "instances":
+        from fashionseg.training.instances.loop import train_instances
+
+        return train_instances(config, resume, on_eval, overwrite)
     dist_info = init_distributed(resolve_device(config.device))
     device = pick_device(config.device, dist_info)
     if device.type == "cuda":
@@ -87,12 +86,12 @@ def train(
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
         torch.backends.cudnn.benchmark = True
     out = Path(config.out)
-    state = _previous_state(out, resume, overwrite, dist_info.main)
+    state = previous_state(out, resume, overwrite, dist_info.main)
     if config.init and state is None and not Path(config.init).is_file():
         raise CheckpointError(f"{config.init}: no such checkpoint (--init)")
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    config, data = _open_data(_absolute_paths(config), out, dist_info)
+    config, data = _open_data(absolute_paths(config), out, dist_info)
     weight = None
     if config.class_weights == "median":
         masks = data.cache.masks[data.train_idx]
@@ -118,43 +117,6 @@ def train(
         if dist_info.main:
             print(f"unlabelled photos: {uroot}", file=sys.stderr)
     return _loop(run, data, progress, teacher, out, dist_info, on_eval)
-
-
-def _previous_state(out: Path, resume: bool, overwrite: bool, main: bool) -> dict | None:
-    """The checkpoint to continue from (``resume``), or None for a new run, checking (on rank
-    0, which alone writes the folder) that a new run replaces nothing unless asked to."""
-    if resume:
-        if not (out / "last.pt").exists():
-            raise TrainingError(
-                f"{out}: no last.pt to resume from (no epoch finished); start the run again "
-                "without --resume"
-            )
-        return load_checkpoint(out / "last.pt")
-    if out.exists() and not out.is_dir():
-        raise TrainingError(f"{out}: exists and is not a folder; --out names the run folder")
-    if not main:
-        return None
-    held = [name for name in RUN_FILES if (out / name).exists()]
-    if held and not overwrite:
-        raise TrainingError(
-            f"{out}: holds a run ({', '.join(held)}); continue it with --resume {out}, or pass "
-            "--overwrite to start over (its checkpoints and history are then removed)"
-        )
-    if held:
-        for name in RUN_FILES:
-            (out / name).unlink(missing_ok=True)
-        shutil.rmtree(out / "tb", ignore_errors=True)
-    return None
-
-
-def _absolute_paths(config: TrainConfig) -> TrainConfig:
-    """Inputs recorded as absolute paths, so the run resumes from any working folder."""
-    paths = {
-        key: str(Path(getattr(config, key)).resolve())
-        for key in ("data", "unlabelled", "train_list", "val_list", "init")
-        if getattr(config, key) and Path(getattr(config, key)).exists()
-    }
-    return replace(config, **paths)
 
 
 def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> tuple[TrainConfig, RunData]:

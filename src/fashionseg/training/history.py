@@ -26,14 +26,21 @@ from fashionseg.training.steps import validate
 VALIDATION_COLUMNS = ["val_loss", "val_pixel_accuracy", "val_binary_iou", "val_miou"]
 SELECTION_COLUMN = "val_miou"
 HISTORY_COLUMNS = ["epoch", "train_loss", *VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"]
+# The same for instance runs (task instances), whose best.pt is chosen by validation mask AP.
+INSTANCE_VALIDATION_COLUMNS = ["val_mask_ap", "val_mask_ap50", "val_box_ap", "val_attribute_f1"]
+INSTANCE_SELECTION_COLUMN = "val_mask_ap"
+INSTANCE_HISTORY_COLUMNS = [
+    "epoch", "train_loss", *INSTANCE_VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"
+]  # fmt: skip
 
 
-def _write_history(path: Path, history: list[dict]) -> None:
+def write_history(path: Path, history: list[dict], columns: list[str] = HISTORY_COLUMNS) -> None:
+    """``history.csv``: one row per validated epoch, in ``columns``."""
     with atomic_open(path, "w", newline="") as f:
-        w = csv.DictWriter(f, HISTORY_COLUMNS)
+        w = csv.DictWriter(f, columns)
         w.writeheader()
         for row in history:
-            w.writerow({k: row[k] for k in HISTORY_COLUMNS})
+            w.writerow({k: row[k] for k in columns})
 
 
 @dataclass
@@ -122,7 +129,7 @@ def record_epoch(
     save_checkpoint(ckpt, out / "last.pt")
     if is_best:
         save_checkpoint(ckpt, out / "best.pt")
-    _write_history(out / "history.csv", progress.history)
+    write_history(out / "history.csv", progress.history)
     if writer is not None:
         writer.add_scalar("loss/train", train_loss, progress.epoch)
         for k in ("loss",) + METRIC_KEYS:

@@ -55,12 +55,54 @@ def _from_json(path: Path, wanted: set[str] | None) -> dict:
     return data
 
 
-def _from_records(data: str, rule: str, wanted: set[str] | None) -> dict:
+def annotation(
+    number: int, image_id, class_id: int, rle: str, h: int, w: int, attributes
+) -> dict | None:
+    """One COCO annotation of a Kaggle-RLE mask (None for an empty mask); ids count from 1,
+    since COCOeval takes id 0 for "unmatched"."""
     from pycocotools import mask as mask_utils
 
+    coco = mask_utils.frPyObjects({"counts": coco_counts(rle, h, w), "size": [h, w]}, h, w)
+    area = int(mask_utils.area(coco))
+    if area == 0:
+        return None
+    coco["counts"] = coco["counts"].decode("ascii")
+    return {
+        "id": number,
+        "image_id": image_id,
+        "category_id": class_id,
+        "segmentation": coco,
+        "area": area,
+        "bbox": [float(v) for v in mask_utils.toBbox(coco)],
+        "iscrowd": 0,
+        "attribute_ids": list(attributes),
+    }
+
+
+def coco_dataset(images: list[dict], instances: dict, table) -> dict:
+    """A COCO annotation dict from image entries (``id``, ``file_name``, ``height``,
+    ``width``), their instances (image id -> (class id, Kaggle RLE, attribute ids) triples)
+    and a category table."""
+    annotations = []
+    for image in images:
+        for class_id, rle, attributes in instances.get(image["id"], []):
+            h, w = image["height"], image["width"]
+            ann = annotation(len(annotations) + 1, image["id"], class_id, rle, h, w, attributes)
+            if ann is not None:
+                annotations.append(ann)
+    return {
+        "images": images,
+        "annotations": annotations,
+        "categories": [
+            {"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in table.categories
+        ],
+        "attributes": [{"id": a, "name": n} for a, n in sorted(table.attributes.items())],
+    }
+
+
+def _from_records(data: str, rule: str, wanted: set[str] | None) -> dict:
     dataset = open_dataset(data)
-    table = dataset.categories
-    images, annotations = [], []
+    images, instances = [], {}
     for record in dataset:
         if record.error or (wanted is not None and record.image_id not in wanted):
             continue
@@ -68,36 +110,10 @@ def _from_records(data: str, rule: str, wanted: set[str] | None) -> dict:
         images.append(
             {"id": record.image_id, "file_name": record.path.name, "height": h, "width": w}
         )
-        for inst in apply_rule(record.instances, h, w, rule):
-            rle = mask_utils.frPyObjects(
-                {"counts": coco_counts(inst.rle, h, w), "size": [h, w]}, h, w
-            )
-            area = int(mask_utils.area(rle))
-            if area == 0:
-                continue
-            rle["counts"] = rle["counts"].decode("ascii")
-            annotations.append(
-                {
-                    "id": len(annotations) + 1,  # COCOeval takes id 0 for "unmatched"
-                    "image_id": record.image_id,
-                    "category_id": inst.class_id,
-                    "segmentation": rle,
-                    "area": area,
-                    "bbox": [float(v) for v in mask_utils.toBbox(rle)],
-                    "iscrowd": 0,
-                    "attribute_ids": list(inst.attributes),
-                }
-            )
-    categories = [
-        {"id": c.id, "name": c.name, "supercategory": c.supercategory} for c in table.categories
-    ]
-    attributes = [{"id": a, "name": n} for a, n in sorted(table.attributes.items())]
-    return {
-        "images": images,
-        "annotations": annotations,
-        "categories": categories,
-        "attributes": attributes,
-    }
+        instances[record.image_id] = [
+            (i.class_id, i.rle, i.attributes) for i in apply_rule(record.instances, h, w, rule)
+        ]
+    return coco_dataset(images, instances, dataset.categories)
 
 
 def ground_truth(data: str, rule: str = "rows", wanted: set[str] | None = None):

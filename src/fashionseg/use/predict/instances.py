@@ -11,11 +11,8 @@ import numpy as np
 
 from fashionseg.data.categories import palette
 from fashionseg.data.rle import coco_counts, rle_encode
-from fashionseg.inference.instances import Detection
+from fashionseg.inference.instances import ATTRIBUTE_THRESHOLD, Detection
 from fashionseg.use.colornames import dominant_color
-
-# An attribute is listed when its probability reaches this.
-ATTRIBUTE_THRESHOLD = 0.5
 
 
 def instance_entries(

@@ -41,10 +41,10 @@ def _label_and_write(
 ):
     """Write one photo's outputs; ``logits`` (C, h, w) are labelled here first, unless they
     are already its label map (uint8 (H, W), from ``device_labels``)."""
-    if isinstance(logits, torch.Tensor):
-        labels = predictor.labels(logits, photo.height, photo.width)
-    else:
+    if isinstance(logits, np.ndarray):  # already its label map, from device_labels
         labels = logits
+    else:
+        labels = predictor.labels(logits, photo.height, photo.width)
     seg = Segmentation.from_model(predictor, photo, labels, logits, path, products)
     if writers is None:
         return write_photo(out, stem, seg, products)
@@ -125,7 +125,11 @@ def _run_batches(
         if not batch:
             continue
         logits = predictor.logits(np.stack([c for _, (_, c) in batch]), tta=tta)
-        if logits.device.type != "cpu" and not products.instances:
+        if (
+            isinstance(logits, torch.Tensor)
+            and logits.device.type != "cpu"
+            and not products.instances
+        ):
             logits = predictor.device_labels(logits, [(p.height, p.width) for _, (p, _) in batch])
         for (k, (photo, _)), lg in zip(batch, logits):
             # On the CPU, upsampling to the photo's size runs on the pool, beside the next batch.

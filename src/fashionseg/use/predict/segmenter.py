@@ -62,8 +62,6 @@ class Segmenter:
         min_area: float = DEFAULT_MIN_AREA,
         instances: bool = False,
     ):
-        if groups and instances:
-            raise UsageError("instances are of categories: leave out groups")
         if model is None:
             from fashionseg.bundled import bundled_model
 
@@ -71,6 +69,9 @@ class Segmenter:
         self.predictor = Predictor(model, device, threads, min_area=min_area)
         names = GROUP_NAMES if groups else self.predictor.categories.names()
         wanted = frozenset(parse_only(only, names)) if only else None
+        instances = instances or self.predictor.task == "instances"
+        if groups and instances:
+            raise UsageError("instances are of categories: leave out groups")
         self.products = Products(only=wanted, groups=groups, instances=instances)
         self.tta = tta
         self.auto_orient = auto_orient

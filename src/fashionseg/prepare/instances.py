@@ -1,0 +1,84 @@
+"""The instance side of a cache (``prepare --task instances``): beside the photos and label
+maps of the semantic cache, each photo's instances at the cache's size.
+
+``instances.jsonl`` holds one line per prepared photo: its row index and its instances (class
+id, Kaggle RLE at the cache's size, box ``[x0, y0, x1, y1]``, attribute ids). A line is
+written and flushed before ``status`` marks its row done, so after a kill the rows marked done
+all have their line; a line of a row not marked done is ignored and rewritten.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from fashionseg.data.components import apply_rule
+from fashionseg.data.compose import fit, keep_classes, nearest_index
+from fashionseg.data.records import Record
+from fashionseg.data.rle import parse_runs, rle_encode, sample_runs
+
+FILE = "instances.jsonl"
+
+
+def resized_instances(
+    record: Record, out_h: int, out_w: int, keep_aspect: bool, classes: str, rule: str
+) -> list[dict]:
+    """A record's instances (under ``rule``) at the cache's size, nearest-neighbour as the
+    label maps; instances that vanish at that size are dropped."""
+    new_h, new_w, top, left = fit(record.height, record.width, out_h, out_w, keep_aspect)
+    rows, cols = nearest_index(record.height, new_h), nearest_index(record.width, new_w)
+    out = []
+    kept = keep_classes(record.instances, classes)
+    for inst in apply_rule(kept, record.height, record.width, rule):
+        starts, ends = parse_runs(inst.rle, record.height, record.width)
+        mask = np.zeros((out_h, out_w), dtype=bool)
+        if starts.size:
+            small = sample_runs(starts, ends, rows, cols, record.height)
+            mask[top : top + new_h, left : left + new_w] = small
+        if not mask.any():
+            continue
+        ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        out.append(
+            {
+                "class_id": inst.class_id,
+                "rle": rle_encode(mask),
+                "box": [int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1],
+                "attributes": list(inst.attributes),
+            }
+        )
+    return out
+
+
+class InstanceLog:
+    """Appends the instance lines of a cache being built (see the module docstring)."""
+
+    def __init__(self, root: Path):
+        self.file = open(root / FILE, "a", encoding="utf-8")
+
+    def write(self, index: int, instances: list[dict]) -> None:
+        self.file.write(json.dumps({"index": index, "instances": instances}) + "\n")
+
+    def flush(self) -> None:
+        import os
+
+        self.file.flush()
+        os.fsync(self.file.fileno())
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def read_instances(root: Path, done: np.ndarray) -> dict[int, list[dict]]:
+    """Row index -> instances, for the rows of ``done`` (the last line of each wins)."""
+    wanted = set(done.tolist())
+    out: dict[int, list[dict]] = {}
+    with open(root / FILE, encoding="utf-8") as f:
+        for line in f:
+            if not line.endswith("\n"):
+                break  # the torn last line of a killed build
+            entry = json.loads(line)
+            if entry["index"] in wanted:
+                out[entry["index"]] = entry["instances"]
+    return out
