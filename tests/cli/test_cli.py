@@ -185,3 +185,16 @@ def test_bundled_model_matches_its_card():
     assert sha256(path) == SHA256
     assert path.stat().st_size <= 20_000_000
     assert SHA256 in (path.parent / "MODEL_CARD.md").read_text()
+
+
+def test_the_bundled_model_holds_no_machine_paths():
+    import onnx
+
+    from fashionseg.bundled import bundled_model
+    from fashionseg.inference.loading import ONNX_META
+    from fashionseg.use.export import PATH_KEYS
+
+    proto = onnx.load(str(bundled_model()), load_external_data=False)
+    config = json.loads({p.key: p.value for p in proto.metadata_props}[ONNX_META])["config"]
+    for key in PATH_KEYS:
+        assert "/" not in str(config.get(key, "")), (key, config[key])

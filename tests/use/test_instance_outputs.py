@@ -117,3 +117,14 @@ def test_the_python_api_gives_instances_too():
     assert seg.instances and seg.to_json()["instances"] == seg.instances
     assert seg.overlay().size[0] > seg.photo.width  # outlines drawn, legend kept
     assert len(seg.cutouts()) == len(seg.instances)
+
+
+def test_analyze_counts_instances_per_category(predicted, tmp_path):
+    from fashionseg.use.analyze import analyze
+
+    analyze(predicted / "out", tmp_path / "a")
+    categories = json.loads((tmp_path / "a" / "summary.json").read_text())["categories"]
+    docs = [json.loads(p.read_text()) for p in (predicted / "out").glob("*.json")]
+    shoes = sum(1 for d in docs for i in d["instances"] if i["name"] == "shoe")
+    assert shoes and categories["shoe"]["instances"] == shoes
+    assert "instances" in (tmp_path / "a" / "index.html").read_text()

@@ -46,6 +46,10 @@ def test_segment_returns_the_predict_contract_and_an_overlay(app, synth_data):
         assert g["area_fraction"] == pytest.approx(mask.mean(), abs=1e-6)
         total += g["area_fraction"]
     assert total <= 1 + 1e-6
+    # The instances (the label map's components) cover exactly the garments' pixels.
+    listed = sum(i["area_fraction"] for i in doc["instances"])
+    assert listed == pytest.approx(sum(g["area_fraction"] for g in doc["garments"]), abs=1e-5)
+    assert all(0 < i["score"] <= 1 for i in doc["instances"])
     assert doc["overlay"].startswith("data:image/png;base64,")
     overlay = Image.open(io.BytesIO(base64.b64decode(doc["overlay"].split(",", 1)[1])))
     assert overlay.format == "PNG" and overlay.size == (w, h)

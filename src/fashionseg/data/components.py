@@ -43,22 +43,46 @@ def split_mask(mask: np.ndarray, min_area: float = MIN_AREA) -> list[np.ndarray]
     Returns:
         (H, W) bool masks, largest first; together exactly ``mask``.
     """
-    pieces, count = ndimage.label(mask, structure=EIGHT)
-    if count == 0:
+    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+    if rows.size == 0:
         return []
+    # All the work happens inside the class's bounding box.
+    box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
+    pieces, count = ndimage.label(mask[box], structure=EIGHT)
     areas = np.bincount(pieces.ravel(), minlength=count + 1)[1:]
     large = np.flatnonzero(areas >= min_area * mask.size) + 1
     if large.size == 0:
         return [mask.copy()]
     if large.size < count:
         # Every speck pixel takes the piece of its nearest large-piece pixel.
-        _, (rows, cols) = ndimage.distance_transform_edt(
-            ~np.isin(pieces, large), return_indices=True
+        in_large = np.isin(pieces, large)
+        _, (near_r, near_c) = ndimage.distance_transform_edt(~in_large, return_indices=True)
+        specks = (pieces > 0) & ~in_large
+        pieces[specks] = pieces[near_r[specks], near_c[specks]]
+    out = []
+    for k in sorted(large.tolist(), key=lambda k: -areas[k - 1]):
+        piece = np.zeros_like(mask, dtype=bool)
+        piece[box] = pieces == k
+        out.append(piece)
+    return out
+
+
+def component_masks(
+    instances: Sequence[Instance], height: int, width: int, min_area: float = MIN_AREA
+) -> list[tuple[int, np.ndarray, tuple[int, ...]]]:
+    """:func:`components` as (class id, (H, W) bool mask, attribute ids) triples."""
+    by_class: dict[int, tuple[np.ndarray, set[int]]] = {}
+    for inst in instances:
+        mask, attributes = by_class.setdefault(
+            inst.class_id, (np.zeros((height, width), dtype=bool), set())
         )
-        specks = mask & ~np.isin(pieces, large)
-        pieces[specks] = pieces[rows[specks], cols[specks]]
-    order = sorted(large.tolist(), key=lambda k: -areas[k - 1])
-    return [pieces == k for k in order]
+        mask |= rle_decode(inst.rle, height, width)
+        attributes.update(inst.attributes)
+    return [
+        (class_id, piece, tuple(sorted(attributes)))
+        for class_id, (mask, attributes) in sorted(by_class.items())
+        for piece in split_mask(mask, min_area)
+    ]
 
 
 def components(
@@ -76,17 +100,9 @@ def components(
     Returns:
         Instances in ClassId order, largest first within a class.
     """
-    by_class: dict[int, tuple[np.ndarray, set[int]]] = {}
-    for inst in instances:
-        mask, attributes = by_class.setdefault(
-            inst.class_id, (np.zeros((height, width), dtype=bool), set())
-        )
-        mask |= rle_decode(inst.rle, height, width)
-        attributes.update(inst.attributes)
     return [
-        Instance(class_id, rle_encode(piece), tuple(sorted(attributes)))
-        for class_id, (mask, attributes) in sorted(by_class.items())
-        for piece in split_mask(mask, min_area)
+        Instance(class_id, rle_encode(mask), attributes)
+        for class_id, mask, attributes in component_masks(instances, height, width, min_area)
     ]
 
 

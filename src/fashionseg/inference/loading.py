@@ -108,6 +108,24 @@ class _OnnxRunner:
         return torch.from_numpy(out)
 
 
+class _OnnxInstanceRunner(_OnnxRunner):
+    """An exported instance model (``use/export_instances.py``): one photo per run, one
+    detection dict per photo back, as :class:`InstanceImageModel` gives them."""
+
+    def __init__(self, path: Path, threads: int | None, attribute_ids: list[int]):
+        super().__init__(path, threads)
+        self.attribute_ids = list(attribute_ids)
+
+    def __call__(self, images: torch.Tensor) -> list[dict]:
+        outputs = []
+        for image in images.cpu().numpy():
+            found = self.session.run(None, {self.input: image[None]})
+            outputs.append({k: torch.from_numpy(v) for k, v in zip(INSTANCE_OUTPUTS, found)})
+        return outputs
+
+
+# What an exported instance model returns, in order (one photo).
+INSTANCE_OUTPUTS = ("boxes", "labels", "scores", "masks", "attributes")
 # Providers tried in this order; CUDA is used only where onnxruntime-gpu provides it.
 _ORT = ("CUDAExecutionProvider", "CPUExecutionProvider")
 ONNX_META = "fashionseg"
@@ -129,4 +147,6 @@ def _onnx_backend(path: Path, threads: int | None):
         raise CheckpointError(f"{path}: not an ONNX model exported by fashionseg export") from None
     except Exception as e:  # onnx raises its own DecodeError for files that are not ONNX
         raise CheckpointError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    if config.get("task") == "instances":
+        return config, categories, _OnnxInstanceRunner(path, threads, info.get("attribute_ids", []))
     return config, categories, _OnnxRunner(path, threads)

@@ -14,10 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionseg.data.components import apply_rule
+from fashionseg.data.components import apply_rule, component_masks
 from fashionseg.data.compose import fit, keep_classes, nearest_index
 from fashionseg.data.records import Record
-from fashionseg.data.rle import parse_runs, rle_encode, sample_runs
+from fashionseg.data.rle import rle_decode, rle_encode
 
 FILE = "instances.jsonl"
 
@@ -27,25 +27,28 @@ def resized_instances(
 ) -> list[dict]:
     """A record's instances (under ``rule``) at the cache's size, nearest-neighbour as the
     label maps; instances that vanish at that size are dropped."""
-    new_h, new_w, top, left = fit(record.height, record.width, out_h, out_w, keep_aspect)
-    rows, cols = nearest_index(record.height, new_h), nearest_index(record.width, new_w)
-    out = []
+    h, w = record.height, record.width
+    new_h, new_w, top, left = fit(h, w, out_h, out_w, keep_aspect)
+    grid = np.ix_(nearest_index(h, new_h), nearest_index(w, new_w))
     kept = keep_classes(record.instances, classes)
-    for inst in apply_rule(kept, record.height, record.width, rule):
-        starts, ends = parse_runs(inst.rle, record.height, record.width)
+    if rule == "components":
+        masks = component_masks(kept, h, w)
+    else:
+        apply_rule(kept, h, w, rule)  # an unknown rule fails here
+        masks = [(i.class_id, rle_decode(i.rle, h, w), i.attributes) for i in kept]
+    out = []
+    for class_id, full, attributes in masks:
         mask = np.zeros((out_h, out_w), dtype=bool)
-        if starts.size:
-            small = sample_runs(starts, ends, rows, cols, record.height)
-            mask[top : top + new_h, left : left + new_w] = small
+        mask[top : top + new_h, left : left + new_w] = full[grid]
         if not mask.any():
             continue
         ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
         out.append(
             {
-                "class_id": inst.class_id,
+                "class_id": class_id,
                 "rle": rle_encode(mask),
                 "box": [int(xs[0]), int(ys[0]), int(xs[-1]) + 1, int(ys[-1]) + 1],
-                "attributes": list(inst.attributes),
+                "attributes": list(attributes),
             }
         )
     return out

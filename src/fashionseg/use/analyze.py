@@ -20,6 +20,7 @@ import numpy as np
 from fashionseg.data.categories import NUM_GARMENTS
 from fashionseg.errors import DataFormatError
 from fashionseg.outputs import ErrorLog, output_dir
+from fashionseg.use.instance_stats import collection_instances
 from fashionseg.use.table import read_docs
 
 
@@ -85,6 +86,9 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
         }
         for name, c in counts.most_common()
     }
+    for name, found in collection_instances(docs).items():
+        if name in categories:  # documents with instances: counts and top attributes
+            categories[name].update(found)
     frequent = [name for name, c in counts.most_common() if c >= min_photos]
     joint = np.zeros((len(frequent), len(frequent)))
     for names in present:
@@ -246,10 +250,12 @@ def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: boo
                 f"{100 * v['share']:.1f}%",
                 f"{100 * v['mean_area_fraction']:.1f}%",
                 ", ".join(list(v["colors"])[:3]),
+                v.get("instances", "-"),
+                ", ".join(list(v.get("attributes", {}))[:3]),
             ]
             for k, v in cats.items()
         ],
-        ["category", "photos", "share", "mean area", "top colours"],
+        ["category", "photos", "share", "mean area", "top colours", "instances", "top attributes"],
     )
     pairs = _table(
         [[p["a"], p["b"], p["photos"], f"{p['lift']:.2f}"] for p in stats["pairs"][:top]],

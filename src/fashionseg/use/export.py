@@ -48,6 +48,11 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
     if out.suffix.lower() != ".onnx":
         raise UsageError(f"{out}: the output file must end in .onnx")
     predictor = Predictor(checkpoint, device="cpu")
+    if predictor.task == "instances":
+        from fashionseg.use.export_instances import export_instances
+
+        out.parent.mkdir(parents=True, exist_ok=True)
+        return export_instances(predictor, out, opset, stamp)
     model = predictor.model.eval()
     # The example must lie inside the dynamic range (a model trained at 32 px still exports).
     h, w = (max(MIN_SIDE, side) for side in predictor.size)
@@ -68,10 +73,21 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
     return {"path": str(out), **check}
 
 
+# Config keys that hold paths of the training machine: a shipped model keeps their last part.
+PATH_KEYS = ("data", "out", "unlabelled", "init", "train_list", "val_list")
+
+
+def without_paths(config: dict) -> dict:
+    """The config with every path reduced to its file or folder name: an exported model holds
+    no path of the machine that trained it (its card gives the command)."""
+    return {k: Path(v).name if k in PATH_KEYS and v else v for k, v in config.items()}
+
+
 def stamp(proto, predictor: Predictor, **extra) -> None:
-    """Write the model's config and categories (and ``extra``) as fashionseg metadata,
-    replacing any there; :class:`Predictor` reads them back."""
-    info = {"config": predictor.config, "categories": predictor.categories.to_json(), **extra}
+    """Write the model's config (paths reduced to names) and categories (and ``extra``) as
+    fashionseg metadata, replacing any there; :class:`Predictor` reads them back."""
+    config = without_paths(predictor.config)
+    info = {"config": config, "categories": predictor.categories.to_json(), **extra}
     del proto.metadata_props[:]
     entry = proto.metadata_props.add()
     entry.key, entry.value = ONNX_META, json.dumps(info)

@@ -9,12 +9,19 @@ import sys
 import numpy as np
 from tqdm import tqdm
 
+from fashionseg.data.components import apply_rule
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.images import DataError, load_resized
 from fashionseg.evaluate.evaluate import check_categories
 from fashionseg.evaluate.instances.score import score_detections
 from fashionseg.evaluate.instances.truth import ground_truth, stems
-from fashionseg.evaluate.instances.validation import AP_MIN_SCORE, detection_entry
+from fashionseg.evaluate.instances.validation import (
+    AP_MIN_SCORE,
+    attribute_f1,
+    attribute_scores,
+    detection_entry,
+    matched_attributes,
+)
 from fashionseg.inference.predictor import Predictor
 
 
@@ -45,14 +52,20 @@ def evaluate_instances(
     check_categories(predictor.categories, dataset.categories, classes)
     gt = ground_truth(data, rule, wanted)
     image_ids = stems(gt)
-    entries, pending = [], []
+    entries, pending, pairs = [], [], []
 
     def flush() -> None:
         logits = predictor.logits(np.stack([canvas for canvas, _ in pending]))
         for (_, record), lg in zip(pending, logits):
-            labels = predictor.labels(lg, record.height, record.width)
-            for det in predictor.instances(lg, labels):
-                entries.append(detection_entry(det, image_ids[record.path.stem]))
+            h, w = record.height, record.width
+            labels = predictor.labels(lg, h, w)
+            found = predictor.instances(lg, labels)
+            entries.extend(detection_entry(det, image_ids[record.path.stem]) for det in found)
+            truth = [
+                {"class_id": i.class_id, "rle": i.rle, "attributes": i.attributes}
+                for i in apply_rule(record.instances, h, w, rule)
+            ]
+            pairs.extend(matched_attributes(found, truth, h, w))
         pending.clear()
 
     records = [r for r in dataset if (wanted is None or r.image_id in wanted)]
@@ -71,4 +84,12 @@ def evaluate_instances(
             flush()
     if pending:
         flush()
-    return score_detections(entries, gt, checkpoint)
+    out = score_detections(entries, gt, checkpoint)
+    # Macro F1 of the model's attributes on the garments it found (IoU >= 0.5, same class).
+    out["attribute_f1"] = attribute_f1(pairs, predictor.attribute_ids)
+    names = predictor.categories.attributes
+    out["per_attribute"] = {
+        names.get(a, str(a)): round(f1, 4)
+        for a, f1 in attribute_scores(pairs, predictor.attribute_ids).items()
+    }
+    return out

@@ -121,7 +121,8 @@ def score_results(
 def format_instances(metrics: dict, title: str) -> str:
     """The headline figures and the per-category table, as ``score`` prints them."""
     lines = [title]
-    lines.append("  ".join(f"{k} {_show(metrics[k])}" for k in HEADLINE))
+    keys = HEADLINE + (("attribute_f1",) if metrics.get("attribute_f1") is not None else ())
+    lines.append("  ".join(f"{k} {_show(metrics[k])}" for k in keys))
     lines.append(f"{'category':<30} {'n':>5} {'mask AP':>8} {'IoU+F1':>8} {'F1':>8}")
     for row in metrics["per_category"]:
         if row["instances"] or row["mask_ap"] is not None:

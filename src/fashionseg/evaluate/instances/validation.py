@@ -15,17 +15,24 @@ from fashionseg.inference.instances import ATTRIBUTE_THRESHOLD, Detection, model
 AP_MIN_SCORE = 0.05
 
 
-def attribute_f1(pairs: list[tuple[set[int], set[int]]], attribute_ids: list[int]) -> float | None:
-    """Macro F1 over the attributes that occur in the ground truth of ``pairs`` (predicted
-    set, true set); None when none occurs."""
-    scores = []
+def attribute_scores(pairs: list[tuple[set[int], set[int]]], attribute_ids: list[int]) -> dict:
+    """F1 per attribute id that occurs in the ground truth of ``pairs`` (predicted set, true
+    set)."""
+    scores = {}
     for a in attribute_ids:
         tp = sum(a in p and a in t for p, t in pairs)
         fp = sum(a in p and a not in t for p, t in pairs)
         fn = sum(a not in p and a in t for p, t in pairs)
         if tp + fn:
-            scores.append(2 * tp / (2 * tp + fp + fn))
-    return float(np.mean(scores)) if scores else None
+            scores[a] = 2 * tp / (2 * tp + fp + fn)
+    return scores
+
+
+def attribute_f1(pairs: list[tuple[set[int], set[int]]], attribute_ids: list[int]) -> float | None:
+    """Macro F1 over the attributes that occur in the ground truth of ``pairs``; None when
+    none occurs."""
+    scores = attribute_scores(pairs, attribute_ids)
+    return float(np.mean(list(scores.values()))) if scores else None
 
 
 def matched_attributes(detections: list[Detection], truth: list[dict], h: int, w: int):
