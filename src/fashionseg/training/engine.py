@@ -36,7 +36,13 @@ from fashionseg.training.loader import (
     split_indices,
 )
 from fashionseg.training.losses import median_frequency_weights
-from fashionseg.training.parts import Dist, epoch_generator, init_distributed, pick_device
+from fashionseg.training.parts import (
+    Dist,
+    decide_stop,
+    epoch_generator,
+    init_distributed,
+    pick_device,
+)
 from fashionseg.training.runfolder import absolute_paths, previous_state
 from fashionseg.training.sampling import (
     class_presence,
@@ -237,7 +243,7 @@ def _loop(
                 run, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
             if on_eval is not None:
-                stopped = _decide_stop(on_eval, progress.epoch, metrics, dist_info, device)
+                stopped = decide_stop(on_eval, progress.epoch, metrics, dist_info, device)
     if dist_info.main:
         final = dict(metrics, epoch=progress.epoch, best_miou=progress.best)
         if stopped:
@@ -248,16 +254,6 @@ def _loop(
     if world > 1:
         torch.distributed.barrier()
     return metrics
-
-
-def _decide_stop(on_eval: OnEval, epoch: int, metrics: dict, dist_info: Dist, device) -> bool:
-    """Rank 0 asks ``on_eval``; under torchrun every rank learns its answer."""
-    stop = bool(on_eval(epoch, metrics)) if dist_info.main else False
-    if dist_info.world > 1:
-        flag = torch.tensor([int(stop)], device=device)
-        torch.distributed.broadcast(flag, 0)
-        stop = bool(flag.item())
-    return stop
 
 
 def resume_config(run: str | Path) -> TrainConfig:

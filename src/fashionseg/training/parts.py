@@ -132,3 +132,15 @@ class EMA:
                 self.state[k].mul_(self.decay).add_(v.detach(), alpha=1 - self.decay)
             else:
                 self.state[k].copy_(v)
+
+
+def decide_stop(
+    on_eval: Callable[[int, dict], bool], epoch: int, metrics: dict, dist_info: Dist, device
+) -> bool:
+    """Rank 0 asks ``on_eval``; under torchrun every rank learns its answer."""
+    stop = bool(on_eval(epoch, metrics)) if dist_info.main else False
+    if dist_info.world > 1:
+        flag = torch.tensor([int(stop)], device=device)
+        torch.distributed.broadcast(flag, 0)
+        stop = bool(flag.item())
+    return stop

@@ -52,7 +52,7 @@ def export_instances(predictor: Predictor, out: Path, opset: int, stamp) -> dict
     """
     import onnx
 
-    model = _OnePhoto(predictor.model.eval())
+    model = _OnePhoto(predictor.model).eval()
     canvas = torch.from_numpy(predictor.canvas(CHECK_PHOTO)[None].copy())
     tmp = temp_path(out).with_suffix(".onnx")
     axes = {"images": {1: "height", 2: "width"}, **{k: {0: "found"} for k in INSTANCE_OUTPUTS}}
@@ -92,10 +92,8 @@ def compare_instances(a: Predictor, b: Predictor, canvas: np.ndarray) -> dict:
     same = len(outs[0]["scores"]) == len(outs[1]["scores"])
     diff = float("inf")
     if same:
-        diff = max(
-            float((outs[0][k].float() - outs[1][k].float()).abs().max(initial=0.0))
-            for k in ("boxes", "scores")
-        )
+        gaps = [(outs[0][k].float() - outs[1][k].float()).abs() for k in ("boxes", "scores")]
+        diff = max((float(g.max()) for g in gaps if g.numel()), default=0.0)
     return {
         "detections": [len(o["scores"]) for o in outs],
         "max_abs_diff": diff,

@@ -98,7 +98,7 @@ class Objective:
         if "stopped_at" in metrics:
             trial.set_user_attr("pruned_at", int(metrics["stopped_at"]))
             raise optuna.TrialPruned(f"pruned at epoch {metrics['stopped_at']}")
-        return float(metrics["best_miou"])
+        return float(metrics.get("best_miou", metrics.get("best_mask_ap", 0.0)))
 
     def _train_ddp(self, trial: optuna.Trial, config, resume: bool) -> None:
         """The trial as ``self.procs`` torchrun processes; this worker keeps its heartbeat."""
@@ -139,8 +139,9 @@ class Objective:
 
 
 def report_and_ask(trial: optuna.Trial, epoch: int, metrics: dict) -> bool:
-    """Report a validation's mIoU to the trial; True when the pruner says stop."""
-    trial.report(float(metrics.get("miou", 0.0)), epoch)
+    """Report a validation's mIoU (an instance run's mask AP) to the trial; True when the
+    pruner says stop."""
+    trial.report(float(metrics.get("miou", metrics.get("mask_ap") or 0.0)), epoch)
     return trial.should_prune()
 
 

@@ -123,9 +123,13 @@ def _keep_space(space: Space, folder: Path) -> None:
 
 
 def _prepare(data: str, space: Space) -> dict[str, Cache]:
-    """Every cache a trial may need, prepared here once (workers only read them)."""
+    """Every cache a trial may need, prepared here once (workers only read them); instance
+    caches for a space of ``task: instances``."""
+    rule = None
+    if space.fixed.get("task") == "instances":
+        rule = space.fixed.get("instances", "rows")
     return {
-        cache_key(size, keep, classes): resolve_data(data, size, keep, classes)
+        cache_key(size, keep, classes): resolve_data(data, size, keep, classes, instance_rule=rule)
         for size, keep, classes in space.cache_settings()
     }
 

@@ -41,6 +41,7 @@ from fashionseg.training.parts import (
     EMA,
     amp_dtype,
     build_optimizer,
+    decide_stop,
     epoch_generator,
     init_distributed,
     lr_factor,
@@ -208,10 +209,12 @@ def _loop(run, data, progress: RunState, out: Path, dist_info, on_eval) -> dict:
         if progress.epoch >= progress.planned or progress.epoch % max(1, config.eval_every) == 0:
             speed = round(seen * world / seconds, 2)
             metrics = _record(run, data, progress, loss, seconds, speed, out, dist_info, writer)
-            if on_eval is not None and dist_info.main:
-                stopped = bool(on_eval(progress.epoch, metrics))
+            if on_eval is not None:
+                stopped = decide_stop(on_eval, progress.epoch, metrics, dist_info, device)
     if dist_info.main:
         final = dict(metrics, epoch=progress.epoch, best_mask_ap=progress.best)
+        if stopped:
+            final["stopped_at"] = progress.epoch
         atomic_write(out / "metrics.json", json.dumps(final, indent=1))
     if writer is not None:
         writer.close()
