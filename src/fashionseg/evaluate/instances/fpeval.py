@@ -2,7 +2,7 @@
 of its attributes: the definition of the Fashionpedia API's ``FPEval``, owned here.
 
 The API itself (``fashionpedia`` on PyPI) stops on NumPy >= 1.24 (``np.float``); this module
-computes the same figures, and ``tests/evaluate/test_instances.py`` checks them against it.
+computes the same figures, and ``tests/evaluate/test_instance_scores.py`` checks them against it.
 The definition, as FPEval has it:
 
 - thresholds: IoU 0.50:0.95 and attribute F1 0.50:0.95 (steps of 0.05), each with an extra
