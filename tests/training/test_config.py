@@ -11,11 +11,11 @@ from fashionseg.config import CHOICES, ConfigError, TrainConfig, load_config
 
 
 def test_choices_are_the_registries():
-    from fashionseg.models import MODELS
+    from fashionseg.models import INSTANCE_MODELS, MODELS
     from fashionseg.training.losses import LOSSES
     from fashionseg.training.parts import OPTIMIZERS, SCHEDULES
 
-    assert set(CHOICES["model"]) == set(MODELS)
+    assert set(CHOICES["model"]) == set(MODELS) | set(INSTANCE_MODELS)
     assert set(CHOICES["loss"]) == set(LOSSES)
     assert set(CHOICES["optimizer"]) == set(OPTIMIZERS)
     assert set(CHOICES["schedule"]) == set(SCHEDULES)

@@ -59,6 +59,7 @@ def predicted(tmp_path_factory):
     return root
 
 
+@pytest.mark.slow
 def test_the_json_lists_instances_with_their_fields_and_cutouts(predicted):
     doc = json.loads((predicted / "out" / "ccp0001.json").read_text())
     instances = doc["instances"]
@@ -82,6 +83,7 @@ def test_the_json_lists_instances_with_their_fields_and_cutouts(predicted):
     assert np.array_equal(union, garments)
 
 
+@pytest.mark.slow
 def test_kaggle_csv_has_one_row_per_instance_and_reads_back_the_same(predicted):
     docs = {p.stem: json.loads(p.read_text()) for p in (predicted / "out").glob("*.json")}
     dataset = open_dataset(predicted)  # test.csv + test/: the reader takes sizes from photos
@@ -94,6 +96,7 @@ def test_kaggle_csv_has_one_row_per_instance_and_reads_back_the_same(predicted):
         )
 
 
+@pytest.mark.slow
 def test_coco_results_are_scored_by_the_score_command(predicted):
     out = predicted / "metrics.json"
     ids = predicted / "ids.txt"
@@ -119,6 +122,7 @@ def test_the_python_api_gives_instances_too():
     assert len(seg.cutouts()) == len(seg.instances)
 
 
+@pytest.mark.slow
 def test_analyze_counts_instances_per_category(predicted, tmp_path):
     from fashionseg.use.analyze import analyze
 

@@ -64,15 +64,20 @@ SHAPES: dict[str, list[tuple[str, tuple]]] = {
 }
 DECORATIONS = ["applique", "bow", "flower", "ruffle", "sequin", "rivet", "bead", "ribbon"]
 
-# Attributes a model can see, by their Fashionpedia names (label_descriptions.json has the ids):
-# the fabric's pattern (its texture kind in painter.py), the hem of skirts and dresses, and the
-# sleeves' length. Each range of a drawn length is apart from the next, so the attribute is
-# never a matter of a few pixels.
-PATTERNS = ("plain (pattern)", "stripe", "check", "dot")
-HEMS = {"mini (length)": (0.58, 0.64), "knee (length)": (0.69, 0.75), "maxi (length)": (0.83, 0.9)}
-SLEEVES = {"short (length)": (0.25, 0.35), "wrist-length": (0.9, 1.0)}
+# Attributes a model can see, by their Fashionpedia names (label_descriptions.json has the ids),
+# read off what was drawn (no extra random draw, so a seed gives the photos it always gave):
+# the fabric's pattern (painter.PATTERNS), the hem of skirts and dresses and the sleeves'
+# length, in ranges with gaps between them, so an attribute never hangs on a few pixels.
+HEMS = {"mini (length)": (0.0, 0.65), "knee (length)": (0.67, 0.75), "maxi (length)": (0.78, 1.0)}
+SLEEVES = {"short (length)": (0.0, 0.6), "elbow-length": (0.67, 0.8), "wrist-length": (0.9, 1.1)}
 SLEEVELESS = "sleeveless"
-VISIBLE_ATTRIBUTES = (*PATTERNS, *HEMS, *SLEEVES, SLEEVELESS)
+# Garments whose fabric pattern is named as an attribute.
+PATTERNED = {*UPPER, *LOWER, "dress", "jumpsuit"}
+
+
+def length_label(ranges: dict[str, tuple[float, float]], value: float) -> tuple[str, ...]:
+    """The named range a drawn length falls in (none in the gaps)."""
+    return tuple(name for name, (lo, hi) in ranges.items() if lo <= value < hi)
 
 
 @dataclass
@@ -80,8 +85,7 @@ class Drawn:
     name: str
     mask: Image.Image  # "L", 255 inside
     layer: int  # paint order in the photo
-    attributes: tuple[str, ...] = ()  # Fashionpedia attribute names (VISIBLE_ATTRIBUTES)
-    pattern: int | None = None  # the fabric's texture kind (painter.py), None: any
+    attributes: tuple[str, ...] = ()  # Fashionpedia attribute names (besides the pattern)
 
 
 class Outfit:
@@ -99,20 +103,6 @@ class Outfit:
         draw_fn(dr)
         self.items.append(Drawn(name, im, layer, attributes))
         return im
-
-    def add_fabric(
-        self, name: str, draw_fn: Callable, layer: int, attributes: tuple[str, ...] = ()
-    ) -> Image.Image:
-        """A garment in one of the visible patterns, the pattern among its attributes."""
-        kind = int(self.rng.integers(0, len(PATTERNS)))
-        im = self.add(name, draw_fn, layer, (PATTERNS[kind], *attributes))
-        self.items[-1].pattern = kind
-        return im
-
-    def length(self, ranges: dict[str, tuple[float, float]]) -> tuple[str, float]:
-        """One of the named length ranges and a length drawn inside it."""
-        label = list(ranges)[int(self.rng.integers(0, len(ranges)))]
-        return label, self.u(*ranges[label])
 
     def add_shape(self, name: str, layer: int, template: str | None = None) -> Image.Image:
         """An instance of a fixed-shape template (``SHAPES``)."""
@@ -159,7 +149,7 @@ def _one_piece(o: Outfit) -> tuple[Image.Image, float]:
     """A dress or a jumpsuit; returns its mask and hem height."""
     p, u = o.p, o.u
     name = "dress" if u() < 0.7 else "jumpsuit"
-    hem_label, hem = o.length(HEMS)
+    hem = u(0.6, 0.85)
     flare = u(0.14, 0.24)
     outline = [
         (-0.14, 0.15),
@@ -176,7 +166,8 @@ def _one_piece(o: Outfit) -> tuple[Image.Image, float]:
             for s in (-1, 1):
                 p.limb(dr, s * 0.055, 0.5, s * 0.07, 0.9, 0.085)
 
-    return o.add_fabric(name, dress, 3, (hem_label,) if name == "dress" else ()), hem
+    hem_label = length_label(HEMS, hem) if name == "dress" else ()
+    return o.add(name, dress, 3, hem_label), hem
 
 
 def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
@@ -188,8 +179,7 @@ def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
         name, u(0.45, 0.55)
     )
     sleeves = name != "vest"
-    sleeve_label, t = o.length(SLEEVES)  # sleeve length, as a share of the arm
-    sleeve_attrs = (sleeve_label,) if sleeves else (SLEEVELESS,)
+    t = u(0.25, 0.5) / 0.5  # sleeve length, as a share of the arm
 
     def sleeve(dr, s):
         p.limb(dr, s * 0.13, 0.17, s * (0.13 + (0.02 + o.arm_dx) * t), 0.17 + 0.33 * t, 0.07)
@@ -201,10 +191,11 @@ def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
                 sleeve(dr, s)
 
     layer = 5 if name in OUTER else 4
-    upper = o.add_fabric(name, top, layer, sleeve_attrs)
+    sleeve_label = length_label(SLEEVES, t) if sleeves else (SLEEVELESS,)
+    upper = o.add(name, top, layer, sleeve_label)
     if sleeves:
         for s in (-1, 1):
-            o.add("sleeve", lambda dr, s=s: sleeve(dr, s), layer, sleeve_attrs)
+            o.add("sleeve", lambda dr, s=s: sleeve(dr, s), layer, sleeve_label)
     return upper, name, hem, layer
 
 
@@ -212,8 +203,7 @@ def _bottom(o: Outfit) -> float:
     """Pants, shorts or a skirt (and maybe a pocket); returns the hem height."""
     p, u = o.p, o.u
     lower = str(o.rng.choice(LOWER))
-    hem_label, skirt_hem = o.length(HEMS)
-    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": skirt_hem}[lower]
+    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": u(0.6, 0.8)}[lower]
 
     def bottom(dr):
         if lower == "skirt":
@@ -224,7 +214,7 @@ def _bottom(o: Outfit) -> float:
             for s in (-1, 1):
                 p.limb(dr, s * 0.06, 0.5, s * 0.07, hem, 0.085)
 
-    o.add_fabric(lower, bottom, 2, (hem_label,) if lower == "skirt" else ())
+    o.add(lower, bottom, 2, length_label(HEMS, hem) if lower == "skirt" else ())
     if lower != "skirt" and u() < 0.5:
         x = o.rng.choice([-1, 1]) * u(0.04, 0.07)
         corners = [(x - 0.025, 0.49), (x + 0.025, 0.49), (x + 0.025, 0.54), (x - 0.025, 0.54)]

@@ -14,7 +14,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from fashionseg.data.rle import rle_encode
-from fashionseg.synth.outfits import draw_outfit
+from fashionseg.synth.outfits import PATTERNED, draw_outfit
 
 
 class Painter:
@@ -51,22 +51,18 @@ class Painter:
             draw.ellipse([px - r, py - r, px + r, py + r], fill=255)
 
 
-def _texture(
-    rng: np.random.Generator, width: int, height: int, kind: int | None = None
-) -> Image.Image:
-    """A random fabric: solid, stripes, checks, dots or mottled (``kind`` 0-4; None: any),
-    at low resolution upscaled."""
+# The texture kinds of ``_texture`` that are Fashionpedia patterns (mottled, kind 4, is none).
+PATTERNS = ("plain (pattern)", "stripe", "check", "dot")
+
+
+def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, int]:
+    """A random fabric: solid, stripes, checks, dots or mottled, at low resolution upscaled;
+    returns it and its kind (0-4)."""
     lw, lh = max(8, width // 4), max(8, height // 4)
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
-    drawn = rng.integers(0, 5)
-    forced = kind is not None
-    kind = kind if forced else drawn
-    if forced and kind > 0:  # an attribute's pattern must show: its two colours apart
-        while np.abs(c1.astype(int) - c2).sum() < 150:
-            c2 = rng.integers(0, 256, 3)
+    kind = rng.integers(0, 5)
     yy, xx = np.mgrid[0:lh, 0:lw]
-    # An attribute's pattern is fine enough to show on a sleeve.
-    period = rng.uniform(2.5, 5) if forced else rng.uniform(3, 14)
+    period = rng.uniform(3, 14)
     angle = rng.uniform(0, np.pi)
     u = xx * np.cos(angle) + yy * np.sin(angle)
     v = -xx * np.sin(angle) + yy * np.cos(angle)
@@ -84,11 +80,11 @@ def _texture(
     rgb = c1[None, None] * (1 - t[..., None]) + c2[None, None] * t[..., None]
     rgb += rng.normal(0, 6, rgb.shape)  # weave noise
     img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    return img.resize((width, height), Image.BILINEAR)
+    return img.resize((width, height), Image.BILINEAR), int(kind)
 
 
 def _background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
-    bg = _texture(rng, width, height)
+    bg, _ = _texture(rng, width, height)
     draw = ImageDraw.Draw(bg)
     for _ in range(rng.integers(2, 7)):  # furniture, windows, street clutter
         x0, y0 = rng.uniform(0, width), rng.uniform(0, height)
@@ -110,7 +106,10 @@ def draw_example(index: int, seed: int, width: int, height: int, names: dict, at
         bbox = item.mask.getbbox()
         if bbox is None:
             continue
-        photo.paste(_texture(rng, width, height, item.pattern), mask=item.mask)
+        fabric, kind = _texture(rng, width, height)
+        photo.paste(fabric, mask=item.mask)
+        if item.name in PATTERNED and kind < len(PATTERNS):
+            item.attributes = (PATTERNS[kind], *item.attributes)
         # Seams and shading so garment borders are visible even between similar fabrics.
         edge = item.mask.resize((max(1, width // 3), max(1, height // 3)), Image.BILINEAR)
         shade = Image.new("RGB", (width, height), (0, 0, 0))
