@@ -19,21 +19,18 @@ import numpy as np
 import torch
 
 from fashionseg.checkpoint import CheckpointError, restore_training
-from fashionseg.config import TrainConfig, load_config, save_config
+from fashionseg.config import TrainConfig, load_config
 from fashionseg.files import atomic_write
 from fashionseg.machine import resolve_device
-from fashionseg.prepare.cache import is_cache
-from fashionseg.prepare.resolve import resolve_data, resolve_unlabelled
+from fashionseg.prepare.resolve import resolve_unlabelled
 from fashionseg.training.budget import fit_budget
 from fashionseg.training.build import Run, build_run
 from fashionseg.training.errors import TrainingError
 from fashionseg.training.history import RunData, RunState, record_epoch
 from fashionseg.training.loader import (
     BatchPlan,
-    adopt_cache_settings,
     epoch_batches,
     make_loader,
-    split_indices,
 )
 from fashionseg.training.losses import median_frequency_weights
 from fashionseg.training.parts import (
@@ -43,7 +40,7 @@ from fashionseg.training.parts import (
     init_distributed,
     pick_device,
 )
-from fashionseg.training.runfolder import absolute_paths, previous_state
+from fashionseg.training.runfolder import absolute_paths, open_run_data, previous_state
 from fashionseg.training.sampling import (
     class_presence,
     class_repeat_factors,
@@ -126,29 +123,8 @@ def train(
 
 
 def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> tuple[TrainConfig, RunData]:
-    """The cache (prepared on first use, by rank 0 alone) and the split, and the config as the
-    run uses it (the cache's settings adopted, derived values resolved); writes the run
-    folder's config.yaml and split.json."""
-    if dist_info.main:
-        cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
-    if dist_info.world > 1:
-        torch.distributed.barrier()
-    if not dist_info.main:
-        cache = resolve_data(config.data, config.size, config.keep_aspect, config.classes)
-    config = adopt_cache_settings(config, cache, is_cache(config.data)).resolved()
-    train_idx, val_idx = split_indices(
-        cache, config.seed, config.val_fraction, config.train_list, config.val_list
-    )
-    if len(train_idx) < 2:
-        raise TrainingError(
-            f"{config.data}: needs at least 2 training images, found {len(train_idx)}"
-        )
-    if dist_info.main:
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(config, out / "config.yaml")
-        ids = cache.meta["ids"]
-        split = {"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]}
-        atomic_write(out / "split.json", json.dumps(split))
+    """``runfolder.open_run_data`` as the semantic engine's config and RunData."""
+    config, cache, train_idx, val_idx = open_run_data(config, out, dist_info)
     return config, RunData(cache, train_idx, val_idx)
 
 

@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from dataclasses import replace
 from pathlib import Path
 
+import torch
+
 from fashionseg.checkpoint import load_checkpoint
-from fashionseg.config import TrainConfig
+from fashionseg.config import TrainConfig, save_config
+from fashionseg.files import atomic_write
+from fashionseg.prepare.cache import is_cache
+from fashionseg.prepare.resolve import resolve_data
 from fashionseg.training.errors import TrainingError
+from fashionseg.training.loader import adopt_cache_settings, split_indices
 
 # What a run folder holds once an epoch finished: a new run into it would replace them.
 RUN_FILES = ("last.pt", "best.pt", "history.csv", "metrics.json")
@@ -50,3 +57,38 @@ def absolute_paths(config: TrainConfig) -> TrainConfig:
         if getattr(config, key) and Path(getattr(config, key)).exists()
     }
     return replace(config, **paths)
+
+
+def open_run_data(config: TrainConfig, out: Path, dist_info, instance_rule: str | None = None):
+    """The cache (prepared on first use, by rank 0 alone; an instance cache with
+    ``instance_rule``), the config as the run uses it (the cache's settings adopted, derived
+    values resolved) and the split; writes the run folder's config.yaml and split.json.
+
+    Returns:
+        ``(config, cache, train_idx, val_idx)``.
+    """
+
+    def open_cache():
+        args = (config.data, config.size, config.keep_aspect, config.classes)
+        return resolve_data(*args, instance_rule=instance_rule)
+
+    cache = open_cache() if dist_info.main else None
+    if dist_info.world > 1:
+        torch.distributed.barrier()
+    if not dist_info.main:
+        cache = open_cache()
+    config = adopt_cache_settings(config, cache, is_cache(config.data)).resolved()
+    train_idx, val_idx = split_indices(
+        cache, config.seed, config.val_fraction, config.train_list, config.val_list
+    )
+    if len(train_idx) < 2:
+        raise TrainingError(
+            f"{config.data}: needs at least 2 training images, found {len(train_idx)}"
+        )
+    if dist_info.main:
+        out.mkdir(parents=True, exist_ok=True)
+        save_config(config, out / "config.yaml")
+        ids = cache.meta["ids"]
+        split = {"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]}
+        atomic_write(out / "split.json", json.dumps(split))
+    return config, cache, train_idx, val_idx

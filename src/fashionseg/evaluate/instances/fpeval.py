@@ -152,7 +152,15 @@ class FashionpediaEval:
         crowd = [int(g.get("iscrowd", 0)) for g in gts]
         return np.asarray(mask_utils.iou([d[key] for d in dts], [g[key] for g in gts], crowd))
 
-    def _image(self, gts, dts, area, with_f1):
+    def _pairs(self, gts, dts, with_f1):
+        """IoU (D, G) and attribute F1 (D, G; None without F1) of one image and category,
+        computed once for all its area ranges."""
+        if not (dts and gts):
+            return np.zeros((len(dts), len(gts))), None
+        f1s = attribute_f1(self._multihot(dts), self._multihot(gts)) if with_f1 else None
+        return self._ious(dts, gts), f1s
+
+    def _image(self, gts, dts, pairs, area, with_f1):
         lo, hi = area
         gt_ignore_raw = np.array(
             [int(g.get("iscrowd", 0)) or not (lo <= g["area"] <= hi) for g in gts], dtype=int
@@ -161,14 +169,10 @@ class FashionpediaEval:
         gts = [gts[i] for i in order]
         gt_ignore = gt_ignore_raw[order]
         n_f1 = len(F1_THRESHOLDS) if with_f1 else 1
-        if dts and gts:
-            ious = self._ious(dts, gts)
-            f1s = attribute_f1(self._multihot(dts), self._multihot(gts)) if with_f1 else None
-        else:
-            ious, f1s = np.zeros((len(dts), len(gts))), None
+        ious, f1s = pairs
         dt_matches, _, dt_ignore = _match(
-            ious,
-            f1s,
+            ious[:, order],
+            None if f1s is None else f1s[:, order],
             gt_ignore,
             np.array([int(g.get("iscrowd", 0)) for g in gts]),
             np.array([g["id"] for g in gts]),
@@ -200,9 +204,10 @@ class FashionpediaEval:
                 g, d = gts.get((img, cat), []), dts.get((img, cat), [])
                 if g or d:
                     order = np.argsort([-x["score"] for x in d], kind="mergesort")
-                    per_image.append((g, [d[i] for i in order[: MAX_DETECTIONS[-1]]]))
+                    d = [d[i] for i in order[: MAX_DETECTIONS[-1]]]
+                    per_image.append((g, d, self._pairs(g, d, with_f1)))
             for a, area in enumerate(AREAS.values()):
-                evals = [self._image(g, d, area, with_f1) for g, d in per_image]
+                evals = [self._image(g, d, pairs, area, with_f1) for g, d, pairs in per_image]
                 for m, max_det in enumerate(MAX_DETECTIONS):
                     self._accumulate(evals, max_det, k, a, m, with_f1)
         return self

@@ -49,7 +49,7 @@ def _segmentation(seg, size: tuple[int, int]):
     if isinstance(seg, dict):
         if not isinstance(seg.get("size"), list) or "counts" not in seg:
             return None, "an RLE segmentation needs size and counts"
-        if [v for v in seg["size"]] != [h, w]:
+        if list(seg["size"]) != [h, w]:
             return None, f"RLE size {seg['size']} is not the image's [{h}, {w}]"
         counts = seg["counts"]
         if isinstance(counts, list):

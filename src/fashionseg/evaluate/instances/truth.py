@@ -32,7 +32,7 @@ def coco_json(path: Path) -> Path | None:
     if path.is_file() and path.suffix == ".json":
         return path
     if path.is_dir() and not any((path / n).exists() for n in ("train.csv", "train.csv.gz")):
-        found = [p for p in sorted(path.glob("*.json")) + sorted(path.glob("*/*.json"))]
+        found = sorted(path.glob("*.json")) + sorted(path.glob("*/*.json"))
         found = [p for p in found if p.name != "label_descriptions.json"]
         return found[0] if found else None
     return None
@@ -43,7 +43,8 @@ def _from_json(path: Path, wanted: set[str] | None) -> dict:
         with open(path, encoding="utf-8") as f:
             data = json.load(f)
         images = data["images"]
-        data["annotations"], data["categories"]  # noqa: B018 - both must exist
+        if not isinstance(data["annotations"], list) or not isinstance(data["categories"], list):
+            raise ValueError("annotations and categories must be lists")
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise DataFormatError(f"{path}: not a COCO annotation file ({e})") from None
     if wanted is not None:

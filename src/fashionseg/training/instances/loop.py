@@ -24,19 +24,17 @@ import torch
 from tqdm import tqdm
 
 from fashionseg.checkpoint import restore_training, save_checkpoint, training_checkpoint
-from fashionseg.config import TrainConfig, save_config
+from fashionseg.config import TrainConfig
 from fashionseg.evaluate.instances.validation import validate_instances
 from fashionseg.files import atomic_write
 from fashionseg.machine import resolve_device
 from fashionseg.models import build_instance_model
-from fashionseg.prepare.cache import is_cache
-from fashionseg.prepare.resolve import resolve_data
 from fashionseg.training.budget import fit_budget
 from fashionseg.training.build import load_init_weights
 from fashionseg.training.errors import TrainingError
 from fashionseg.training.history import INSTANCE_HISTORY_COLUMNS, RunState, write_history
 from fashionseg.training.instances.batches import attribute_vocabulary, batch
-from fashionseg.training.loader import adopt_cache_settings, epoch_batches, split_indices
+from fashionseg.training.loader import epoch_batches
 from fashionseg.training.parts import (
     EMA,
     amp_dtype,
@@ -48,35 +46,7 @@ from fashionseg.training.parts import (
     pick_device,
     unwrap,
 )
-from fashionseg.training.runfolder import absolute_paths, previous_state
-
-
-def _data(config: TrainConfig, out: Path, dist_info):
-    """The instance cache, the config as the run uses it, and the split (written by rank 0)."""
-
-    def open_it():
-        args = (config.data, config.size, config.keep_aspect, config.classes)
-        return resolve_data(*args, instance_rule=config.instances)
-
-    cache = open_it() if dist_info.main else None
-    if dist_info.world > 1:
-        torch.distributed.barrier()
-    cache = cache or open_it()
-    config = adopt_cache_settings(config, cache, is_cache(config.data)).resolved()
-    train_idx, val_idx = split_indices(
-        cache, config.seed, config.val_fraction, config.train_list, config.val_list
-    )
-    if len(train_idx) < 2:
-        raise TrainingError(
-            f"{config.data}: needs at least 2 training images, found {len(train_idx)}"
-        )
-    if dist_info.main:
-        out.mkdir(parents=True, exist_ok=True)
-        save_config(config, out / "config.yaml")
-        ids = cache.meta["ids"]
-        split = {"train": [ids[i] for i in train_idx], "val": [ids[i] for i in val_idx]}
-        atomic_write(out / "split.json", json.dumps(split))
-    return config, cache, train_idx, val_idx
+from fashionseg.training.runfolder import absolute_paths, open_run_data, previous_state
 
 
 def train_instances(config: TrainConfig, resume=False, on_eval=None, overwrite=False) -> dict:
@@ -91,7 +61,9 @@ def train_instances(config: TrainConfig, resume=False, on_eval=None, overwrite=F
     state = previous_state(out, resume, overwrite, dist_info.main)
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    config, cache, train_idx, val_idx = _data(absolute_paths(config), out, dist_info)
+    config, cache, train_idx, val_idx = open_run_data(
+        absolute_paths(config), out, dist_info, config.instances
+    )
     attribute_ids = state["attribute_ids"] if state else attribute_vocabulary(cache, train_idx)
     model = build_instance_model(
         config.model, cache.categories.num_classes, len(attribute_ids), cache.size,
