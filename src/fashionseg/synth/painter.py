@@ -10,6 +10,8 @@ learn shape and position, not look up colours.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 from PIL import Image, ImageDraw
 
@@ -53,11 +55,34 @@ class Painter:
 
 # The texture kinds of ``_texture`` that are Fashionpedia patterns (mottled, kind 4, is none).
 PATTERNS = ("plain (pattern)", "stripe", "check", "dot")
+# A pattern is named only where it shows: at least REPEATS periods across the garment's box
+# both ways (a stripe wider than half the garment reads as two-tone) and colours at least
+# MIN_CONTRAST apart in RGB (the weave noise is 6 levels).
+REPEATS = 2.0
+MIN_CONTRAST = 60.0
 
 
-def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, int]:
+class Fabric(NamedTuple):
+    kind: int  # 0-4: solid, stripes, checks, dots, mottled
+    period: float  # of the stripes, checks or dots, in photo pixels
+    contrast: float  # RGB distance of its two colours
+
+    def pattern(self, box: tuple[int, int, int, int]) -> str | None:
+        """The Fashionpedia pattern a garment of this fabric with bounding ``box`` (x0, y0,
+        x1, y1) visibly has, or None."""
+        if self.kind >= len(PATTERNS):
+            return None
+        if self.kind == 0:
+            return PATTERNS[0]
+        side = min(box[2] - box[0], box[3] - box[1])
+        if side < REPEATS * self.period or self.contrast < MIN_CONTRAST:
+            return None
+        return PATTERNS[self.kind]
+
+
+def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, Fabric]:
     """A random fabric: solid, stripes, checks, dots or mottled, at low resolution upscaled;
-    returns it and its kind (0-4)."""
+    returns it and what it is."""
     lw, lh = max(8, width // 4), max(8, height // 4)
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     kind = rng.integers(0, 5)
@@ -80,7 +105,10 @@ def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.I
     rgb = c1[None, None] * (1 - t[..., None]) + c2[None, None] * t[..., None]
     rgb += rng.normal(0, 6, rgb.shape)  # weave noise
     img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
-    return img.resize((width, height), Image.BILINEAR), int(kind)
+    contrast = float(np.linalg.norm(c1.astype(float) - c2))
+    return img.resize((width, height), Image.BILINEAR), Fabric(
+        int(kind), period * width / lw, contrast
+    )
 
 
 def _background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -106,10 +134,11 @@ def draw_example(index: int, seed: int, width: int, height: int, names: dict, at
         bbox = item.mask.getbbox()
         if bbox is None:
             continue
-        fabric, kind = _texture(rng, width, height)
+        fabric, cloth = _texture(rng, width, height)
         photo.paste(fabric, mask=item.mask)
-        if item.name in PATTERNED and kind < len(PATTERNS):
-            item.attributes = (PATTERNS[kind], *item.attributes)
+        pattern = cloth.pattern(bbox) if item.name in PATTERNED else None
+        if pattern is not None:
+            item.attributes = (pattern, *item.attributes)
         # Seams and shading so garment borders are visible even between similar fabrics.
         edge = item.mask.resize((max(1, width // 3), max(1, height // 3)), Image.BILINEAR)
         shade = Image.new("RGB", (width, height), (0, 0, 0))
