@@ -157,12 +157,14 @@ class AttributeRoIHeads(nn.Module):
                 )
             return result, losses
         boxes = [r["boxes"] for r in result]
-        total = sum(len(b) for b in boxes)
-        if self.attribute_head is not None and total:
+        # Shapes come from tensors, never from Python ints: an exported (traced) model would
+        # keep the export photo's number of detections for every photo.
+        if self.attribute_head is not None:
             probs = torch.sigmoid(self.attribute_head(features, boxes, image_shapes))
         else:
-            probs = boxes[0].new_zeros((total, self.num_attributes))
-        for r, p in zip(result, probs.split([len(b) for b in boxes])):
+            probs = torch.cat(boxes)[:, :0]
+        parts = [probs] if len(result) == 1 else probs.split([len(b) for b in boxes])
+        for r, p in zip(result, parts):
             r["attributes"] = p
         return result, losses
 
