@@ -131,11 +131,10 @@ def _geometry(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
 class AttributeRoIHeads(nn.Module):
     """torchvision's RoI heads plus the attribute head; see the module docstring."""
 
-    def __init__(self, heads, num_attributes: int, head: AttributeHead | None):
+    def __init__(self, heads, head: AttributeHead | None):
         super().__init__()
         self.heads = heads
-        self.num_attributes = num_attributes
-        self.attribute_head = head
+        self.attribute_head = head  # None: a model without attributes
         self._sample = None
         select = heads.select_training_samples
 
@@ -235,5 +234,5 @@ def build(
     head = (
         AttributeHead(levels, channels, representation, num_attributes) if num_attributes else None
     )
-    model.roi_heads = AttributeRoIHeads(model.roi_heads, num_attributes, head)
+    model.roi_heads = AttributeRoIHeads(model.roi_heads, head)
     return model

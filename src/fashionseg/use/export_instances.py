@@ -21,7 +21,7 @@ from fashionseg.files import temp_path
 from fashionseg.inference.loading import INSTANCE_OUTPUTS
 from fashionseg.inference.predictor import Predictor
 
-# The photo the parity check runs on (one of the bundled sample's).
+# The photos the parity check runs on (from the bundled sample).
 _SAMPLE = Path(__file__).resolve().parents[1] / "sample" / "ccp" / "train"
 # The export traces on the first photo; parity is checked on both, because a size the tracer
 # froze (a number of detections) shows only on a photo other than the traced one.
