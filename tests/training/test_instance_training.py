@@ -125,7 +125,7 @@ def _pyramid(model, cache, rows, attribute_ids):
         features = model.backbone(x)
     boxes = [t["boxes"] for t in targets]
     shapes = [tuple(x.shape[-2:])] * len(boxes)
-    return features, boxes, shapes, torch.cat([t["attributes"] for t in targets])
+    return features, boxes, shapes, x, torch.cat([t["attributes"] for t in targets])
 
 
 def _length_accuracy(shuffle: bool, train_set, test_set, groups, num_attributes) -> float:
@@ -135,20 +135,20 @@ def _length_accuracy(shuffle: bool, train_set, test_set, groups, num_attributes)
     torch.manual_seed(0)
     model = build_instance_model("maskrcnn", 47, num_attributes, (144, 96), width=20)
     head = model.roi_heads.attribute_head
-    features, boxes, shapes, attributes = train_set
+    features, boxes, shapes, photos, attributes = train_set
     if shuffle:  # the control: attributes dealt to the wrong garments
         attributes = attributes[torch.randperm(len(attributes))]
     optimizer = torch.optim.Adam(head.parameters(), lr=1e-3)
     for _ in range(150):
         loss = torch.nn.functional.binary_cross_entropy_with_logits(
-            head(features, boxes, shapes), attributes
+            head(features, boxes, shapes, photos), attributes
         )
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    features, boxes, shapes, attributes = test_set
+    features, boxes, shapes, photos, attributes = test_set
     with torch.no_grad():
-        logits = head(features, boxes, shapes)
+        logits = head(features, boxes, shapes, photos)
     shares = []
     for columns in groups:
         truth, guess = attributes[:, columns], logits[:, columns]
@@ -252,3 +252,25 @@ def test_an_instance_config_names_an_instance_model():
         TrainConfig(task="instances", model="unet").validate()
     with pytest.raises(ConfigError, match="not a maskrcnn backbone"):
         TrainConfig(task="instances", model="maskrcnn", encoder="vgg").validate()
+
+
+@pytest.mark.slow
+def test_an_instance_run_under_torchrun_with_two_cpu_processes(instance_cache, tmp_path):
+    # DDP on gloo: each rank trains its shard of the same batches, rank 0 alone validates and
+    # writes; bf16 autocast on the CPU rides along (the AMP path the GPU takes with CUDA).
+    env = dict(os.environ, OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+           "--master_port", "29547", "-m", "fashionseg", "train", "--task", "instances",
+           "--model", "maskrcnn", "--data", str(instance_cache.root), "--out",
+           str(tmp_path / "run"), "--size", "64x96", "--width", "8", "--epochs", "2",
+           "--batch-size", "2", "--workers", "0", "--no-tensorboard", "--amp", "bf16",
+           "--val-fraction", "0.25"]  # fmt: skip
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stderr.count("epoch 2/2:") == 1  # rank 0 alone reports
+    history = (tmp_path / "run" / "history.csv").read_text().splitlines()
+    assert len(history) == 3
+    ckpt = load_checkpoint(tmp_path / "run" / "last.pt")
+    assert ckpt["epoch"] == 2 and ckpt["config"]["amp"] == "bf16"
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert metrics["epoch"] == 2 and "mask_ap" in metrics

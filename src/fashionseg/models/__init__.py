@@ -64,13 +64,16 @@ def build_instance_model(
     width: int = 64,
     pretrained: bool = False,
     encoder: str = "",
+    rois_per_image: int = 128,
 ) -> nn.Module:
     """Build a registered instance model (``names.INSTANCE_MODELS``) for images of ``size``
-    (H, W), ``num_classes`` label values with background and ``num_attributes`` outputs."""
+    (H, W), ``num_classes`` label values with background and ``num_attributes`` outputs;
+    ``rois_per_image`` is what its RoI heads sample per training photo."""
     if name not in INSTANCE_MODELS:
         raise ConfigError(
             f"unknown instance model {name!r}; choose one of {', '.join(sorted(INSTANCE_MODELS))}"
         )
     return INSTANCE_MODELS[name](
-        num_classes, num_attributes, encoder or DEFAULT_BACKBONE, width, pretrained, tuple(size)
-    )
+        num_classes, num_attributes, encoder or DEFAULT_BACKBONE, width, pretrained, tuple(size),
+        rois_per_image,
+    )  # fmt: skip

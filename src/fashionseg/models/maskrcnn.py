@@ -14,6 +14,7 @@ mode: one dict per image with ``boxes`` (K, 4) xyxy, ``labels`` (K,) (ClassId + 
 
 from __future__ import annotations
 
+import functools
 from collections import OrderedDict
 
 import torch
@@ -21,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from fashionseg.models import efficientnet_lite
+from fashionseg.models.attributes import AttributeHead
 from fashionseg.models.normalize import MEAN, STD
 
 # The feature maps the RoI heads read (the FPN adds "pool" for the RPN's largest anchors).
@@ -28,11 +30,6 @@ LEVELS = ["0", "1", "2"]
 # Anchor sizes per level, in pixels at the model's input size: garments from a shoe at
 # 128 px to a coat filling the photo.
 ANCHORS = ((16,), (32,), (64,), (128,))
-# The attribute head sees a box grown by this factor (its surroundings), plus GEOMETRY numbers
-# of the box itself, and starts every attribute at PRIOR_LOGIT (a probability of 5%).
-CONTEXT = 1.5
-GEOMETRY = 7
-PRIOR_LOGIT = -2.944
 
 
 class LiteFPN(nn.Module):
@@ -70,64 +67,6 @@ def _backbone(encoder: str, channels: int, pretrained: bool) -> nn.Module:
     return LiteFPN(encoder, channels, pretrained)
 
 
-class AttributeHead(nn.Module):
-    """One sigmoid per attribute for each box, from what surrounds it as well as what it holds.
-
-    A garment's attributes hang on context and proportions the box head's 7x7 features lose: a
-    hem's length shows against the legs below it, a top's sleeves lie beside its box, and the
-    RoI resampling erases the box's size and shape. So the head pools a box enlarged by
-    ``CONTEXT`` at 14x14, keeps the layout through small convolutions and a flattened map, and
-    adds the box's geometry (corners, size and aspect, relative to the image).
-    """
-
-    def __init__(self, levels: list[str], channels: int, hidden: int, num_attributes: int):
-        super().__init__()
-        from torchvision.ops import MultiScaleRoIAlign
-
-        self.pool = MultiScaleRoIAlign(levels, 14, 2)
-        # Half the pyramid's channels: this runs on every positive RoI, as the mask head does.
-        half = channels // 2
-        self.convs = nn.Sequential(
-            nn.Conv2d(channels, half, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(half, half, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-        )
-        self.fc = nn.Linear(half * 49 + GEOMETRY, hidden)
-        self.predictor = nn.Linear(hidden, num_attributes)
-        # Start every attribute at a rare prior: most garments lack most attributes, and a
-        # start at 0.5 would spend the first steps unlearning them.
-        nn.init.constant_(self.predictor.bias, PRIOR_LOGIT)
-
-    def forward(self, features, boxes: list[torch.Tensor], image_shapes) -> torch.Tensor:
-        """Attribute logits (sum of len(boxes), A) for ``boxes`` (xyxy at the model's input
-        size) on the pyramid ``features``."""
-        wide = [_enlarged(b, shape) for b, shape in zip(boxes, image_shapes)]
-        x = self.convs(self.pool(features, wide, image_shapes)).flatten(1)
-        geometry = torch.cat([_geometry(b, shape) for b, shape in zip(boxes, image_shapes)])
-        hidden = F.relu(self.fc(torch.cat([x, geometry.to(x.dtype)], 1)))
-        return self.predictor(hidden)
-
-
-def _enlarged(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """``boxes`` (K, 4) grown by ``CONTEXT`` about their centres, inside the image."""
-    centre = (boxes[:, :2] + boxes[:, 2:]) / 2
-    half = (boxes[:, 2:] - boxes[:, :2]) * CONTEXT / 2
-    h, w = shape
-    low = (centre - half).clamp(min=0)
-    high = torch.minimum(centre + half, boxes.new_tensor([w, h]))
-    return torch.cat([low, high], 1)
-
-
-def _geometry(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:
-    """(K, GEOMETRY): corners and size relative to the image, and the log aspect ratio."""
-    h, w = shape
-    scaled = boxes / boxes.new_tensor([w, h, w, h])
-    size = (scaled[:, 2:] - scaled[:, :2]).clamp(min=1e-3)
-    aspect = torch.log(size[:, 1:] * h / (size[:, :1] * w))
-    return torch.cat([scaled, size, aspect], 1)
-
-
 class AttributeRoIHeads(nn.Module):
     """torchvision's RoI heads plus the attribute head; see the module docstring."""
 
@@ -145,21 +84,21 @@ class AttributeRoIHeads(nn.Module):
         # The attribute loss reads the same sampled RoIs as the box and mask losses.
         heads.select_training_samples = remember
 
-    def forward(self, features, proposals, image_shapes, targets=None):
+    def forward(self, features, proposals, image_shapes, targets=None, images=None):
         result, losses = self.heads(features, proposals, image_shapes, targets)
         if self.training:
             sampled, matched, labels, _ = self._sample
             self._sample = None
             if self.attribute_head is not None:
                 losses["loss_attributes"] = self._loss(
-                    features, image_shapes, targets, sampled, matched, labels
+                    features, image_shapes, targets, sampled, matched, labels, images
                 )
             return result, losses
         boxes = [r["boxes"] for r in result]
         # Shapes come from tensors, never from Python ints: an exported (traced) model would
         # keep the export photo's number of detections for every photo.
         if self.attribute_head is not None:
-            probs = torch.sigmoid(self.attribute_head(features, boxes, image_shapes))
+            probs = torch.sigmoid(self.attribute_head(features, boxes, image_shapes, images))
         else:
             probs = torch.cat(boxes)[:, :0]
         parts = [probs] if len(result) == 1 else probs.split([len(b) for b in boxes])
@@ -167,16 +106,41 @@ class AttributeRoIHeads(nn.Module):
             r["attributes"] = p
         return result, losses
 
-    def _loss(self, features, image_shapes, targets, sampled, matched, labels) -> torch.Tensor:
+    def _loss(
+        self, features, image_shapes, targets, sampled, matched, labels, images
+    ) -> torch.Tensor:
         """BCE on the positive RoIs, summed over the attributes and averaged over the RoIs
         (a mean over Fashionpedia's 294 attributes would leave each almost no gradient)."""
         boxes = [p[lab > 0] for p, lab in zip(sampled, labels)]
         wanted = [t["attributes"][m[lab > 0]] for t, m, lab in zip(targets, matched, labels)]
-        logits = self.attribute_head(features, boxes, image_shapes)
+        logits = self.attribute_head(features, boxes, image_shapes, images)
         target = torch.cat(wanted).to(logits.dtype)
         if not len(target):  # no positive RoI: a zero that keeps DDP's graph whole
             return logits.sum() * 0.0
         return F.binary_cross_entropy_with_logits(logits, target, reduction="sum") / len(target)
+
+
+@functools.cache
+def _attribute_mask_rcnn():
+    from torchvision.models.detection import MaskRCNN
+
+    class AttributeMaskRCNN(MaskRCNN):
+        """torchvision's Mask R-CNN whose RoI heads also get the normalised photos (for the
+        attribute head's texture branch); losses in training, detections in eval mode."""
+
+        def forward(self, images: list[torch.Tensor], targets: list[dict] | None = None):
+            sizes = [(im.shape[-2], im.shape[-1]) for im in images]
+            batch, targets = self.transform(images, targets)
+            features = self.backbone(batch.tensors)
+            proposals, rpn_losses = self.rpn(batch, features, targets)
+            detections, losses = self.roi_heads(
+                features, proposals, batch.image_sizes, targets, batch.tensors
+            )
+            if self.training:
+                return {**losses, **rpn_losses}
+            return self.transform.postprocess(detections, batch.image_sizes, sizes)
+
+    return AttributeMaskRCNN
 
 
 def build(
@@ -186,6 +150,7 @@ def build(
     width: int = 64,
     pretrained: bool = False,
     size: tuple[int, int] = (256, 256),
+    rois_per_image: int = 128,
 ) -> nn.Module:
     """An Attribute-Mask R-CNN.
 
@@ -196,8 +161,10 @@ def build(
         width: FPN channels are ``2 * width`` (Lite backbones; ResNet-50's FPN has 256).
         pretrained: ImageNet weights for the backbone.
         size: (H, W) of the training images: the model keeps images of that size as they are.
+        rois_per_image: RoIs the box, mask and attribute heads sample per training image (a
+            quarter of them garments at most); training only, so a checkpoint loads whatever
+            it was trained with.
     """
-    from torchvision.models.detection import MaskRCNN
     from torchvision.models.detection.anchor_utils import AnchorGenerator
     from torchvision.models.detection.faster_rcnn import FastRCNNPredictor, TwoMLPHead
     from torchvision.models.detection.mask_rcnn import MaskRCNNHeads, MaskRCNNPredictor
@@ -211,7 +178,7 @@ def build(
     # Heads sized to the pyramid (torchvision's are for 256 channels and 1024-wide boxes), and
     # fewer proposals: a photo shows tens of garments, not COCO's hundreds of objects.
     representation = 4 * width
-    model = MaskRCNN(
+    model = _attribute_mask_rcnn()(
         backbone,
         min_size=min(size),
         max_size=max(size),
@@ -225,7 +192,7 @@ def build(
         box_roi_pool=MultiScaleRoIAlign(levels, 7, 2),
         box_head=TwoMLPHead(channels * 49, representation),
         box_predictor=FastRCNNPredictor(representation, num_classes),
-        box_batch_size_per_image=128,
+        box_batch_size_per_image=rois_per_image,
         box_detections_per_img=50,
         mask_roi_pool=MultiScaleRoIAlign(levels, 14, 2),
         mask_head=MaskRCNNHeads(channels, (channels,) * 4, 1),

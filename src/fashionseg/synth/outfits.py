@@ -65,19 +65,33 @@ SHAPES: dict[str, list[tuple[str, tuple]]] = {
 DECORATIONS = ["applique", "bow", "flower", "ruffle", "sequin", "rivet", "bead", "ribbon"]
 
 # Attributes a model can see, by their Fashionpedia names (label_descriptions.json has the ids),
-# read off what was drawn (no extra random draw, so a seed gives the photos it always gave):
-# the fabric's pattern (painter.PATTERNS), the hem of skirts and dresses and the sleeves'
-# length, in ranges with gaps between them, so an attribute never hangs on a few pixels.
-HEMS = {"mini (length)": (0.0, 0.65), "knee (length)": (0.67, 0.75), "maxi (length)": (0.78, 1.0)}
-SLEEVES = {"short (length)": (0.0, 0.6), "elbow-length": (0.67, 0.8), "wrist-length": (0.9, 1.1)}
+# read off what was drawn: the fabric's pattern (painter.PATTERNS), the hem of skirts and
+# dresses (in figure heights from the top of the head: thigh, knee, shin) and the sleeves'
+# length (as a share of the arm: upper arm, elbow, wrist). A length is drawn inside one of its
+# named ranges, never in the gaps between them: every skirt, dress and sleeve carries its
+# length, and no length hangs on a few pixels (the gaps are 5-13 pixels of a 192-pixel photo).
+HEMS = {"mini (length)": (0.56, 0.64), "knee (length)": (0.68, 0.76), "maxi (length)": (0.84, 0.92)}
+SLEEVES = {"short (length)": (0.25, 0.4), "elbow-length": (0.5, 0.65), "wrist-length": (0.9, 1.0)}
 SLEEVELESS = "sleeveless"
 # Garments whose fabric pattern is named as an attribute.
 PATTERNED = {*UPPER, *LOWER, "dress", "jumpsuit"}
 
 
+def in_ranges(ranges: dict[str, tuple[float, float]], share: float) -> float:
+    """The length at ``share`` (0-1) of the named ranges laid end to end: a uniform draw
+    becomes a length uniform over the ranges, in none of the gaps."""
+    total = sum(hi - lo for lo, hi in ranges.values())
+    left = share * total
+    for lo, hi in ranges.values():
+        if left <= hi - lo:
+            return lo + left
+        left -= hi - lo
+    return hi  # share 1.0 after rounding
+
+
 def length_label(ranges: dict[str, tuple[float, float]], value: float) -> tuple[str, ...]:
     """The named range a drawn length falls in (none in the gaps)."""
-    return tuple(name for name, (lo, hi) in ranges.items() if lo <= value < hi)
+    return tuple(name for name, (lo, hi) in ranges.items() if lo <= value <= hi)
 
 
 @dataclass
@@ -149,7 +163,7 @@ def _one_piece(o: Outfit) -> tuple[Image.Image, float]:
     """A dress or a jumpsuit; returns its mask and hem height."""
     p, u = o.p, o.u
     name = "dress" if u() < 0.7 else "jumpsuit"
-    hem = u(0.6, 0.85)
+    hem = in_ranges(HEMS, u())
     flare = u(0.14, 0.24)
     outline = [
         (-0.14, 0.15),
@@ -179,7 +193,7 @@ def _top(o: Outfit) -> tuple[Image.Image, str, float, int]:
         name, u(0.45, 0.55)
     )
     sleeves = name != "vest"
-    t = u(0.25, 0.5) / 0.5  # sleeve length, as a share of the arm
+    t = in_ranges(SLEEVES, u())  # sleeve length, as a share of the arm
 
     def sleeve(dr, s):
         p.limb(dr, s * 0.13, 0.17, s * (0.13 + (0.02 + o.arm_dx) * t), 0.17 + 0.33 * t, 0.07)
@@ -203,7 +217,7 @@ def _bottom(o: Outfit) -> float:
     """Pants, shorts or a skirt (and maybe a pocket); returns the hem height."""
     p, u = o.p, o.u
     lower = str(o.rng.choice(LOWER))
-    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": u(0.6, 0.8)}[lower]
+    hem = {"pants": u(0.88, 0.93), "shorts": u(0.58, 0.65), "skirt": in_ranges(HEMS, u())}[lower]
 
     def bottom(dr):
         if lower == "skirt":

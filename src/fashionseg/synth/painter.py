@@ -80,19 +80,39 @@ class Fabric(NamedTuple):
         return PATTERNS[self.kind]
 
 
-def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.Image, Fabric]:
-    """A random fabric: solid, stripes, checks, dots or mottled, at low resolution upscaled;
-    returns it and what it is."""
+# A garment's fabric repeats every FABRIC_PERIOD[0]-[1] of its box's short side (never under
+# MIN_PERIOD pixels), so that its pattern shows on the garment and at the photo's resolution;
+# backgrounds keep periods in photo terms. The draws are the same either way, so a seed's
+# masks and labels do not change with this rule.
+FABRIC_PERIOD = (0.12, 0.37)
+MIN_PERIOD = 6.0
+
+
+def _texture(
+    rng: np.random.Generator, width: int, height: int, side: float | None = None
+) -> tuple[Image.Image, Fabric]:
+    """A random fabric: solid, stripes, checks, dots or mottled; returns it and what it is.
+
+    Backgrounds (``side`` None) are drawn at a quarter of the resolution and upscaled; a
+    garment's fabric, with its box's short ``side`` in pixels, is drawn at full resolution with
+    its period relative to that side (``FABRIC_PERIOD``), so fine patterns stay sharp.
+    """
     lw, lh = max(8, width // 4), max(8, height // 4)
     c1, c2 = rng.integers(0, 256, 3), rng.integers(0, 256, 3)
     kind = rng.integers(0, 5)
-    yy, xx = np.mgrid[0:lh, 0:lw]
-    period = rng.uniform(3, 14)
+    drawn = rng.uniform(3, 14)
     angle = rng.uniform(0, np.pi)
+    if side is None:
+        gw, gh, period, scale = lw, lh, drawn, width / lw
+    else:
+        low, high = FABRIC_PERIOD
+        relative = low + (high - low) * (drawn - 3) / 11
+        gw, gh, period, scale = width, height, max(MIN_PERIOD, side * relative), 1.0
+    yy, xx = np.mgrid[0:gh, 0:gw]
     u = xx * np.cos(angle) + yy * np.sin(angle)
     v = -xx * np.sin(angle) + yy * np.cos(angle)
     if kind == 0:
-        t = np.zeros((lh, lw))
+        t = np.zeros((gh, gw))
     elif kind == 1:
         t = (np.sin(u / period * 2 * np.pi) > 0).astype(float)
     elif kind == 2:
@@ -101,14 +121,21 @@ def _texture(rng: np.random.Generator, width: int, height: int) -> tuple[Image.I
         t = ((np.sin(u / period * 2 * np.pi) * np.sin(v / period * 2 * np.pi)) > 0.6).astype(float)
     else:
         t = rng.random((lh // 4 + 1, lw // 4 + 1))
-        t = np.kron(t, np.ones((4, 4)))[:lh, :lw]
+        t = _upscaled(np.kron(t, np.ones((4, 4)))[:lh, :lw], gw, gh, Image.NEAREST)
     rgb = c1[None, None] * (1 - t[..., None]) + c2[None, None] * t[..., None]
-    rgb += rng.normal(0, 6, rgb.shape)  # weave noise
-    img = Image.fromarray(np.clip(rgb, 0, 255).astype(np.uint8))
+    noise = rng.normal(0, 6, (lh, lw, 3))  # weave noise, drawn at low resolution either way
+    if side is not None:
+        noise = np.stack([_upscaled(noise[..., c], gw, gh, Image.BILINEAR) for c in range(3)], -1)
+    img = Image.fromarray(np.clip(rgb + noise, 0, 255).astype(np.uint8))
     contrast = float(np.linalg.norm(c1.astype(float) - c2))
-    return img.resize((width, height), Image.BILINEAR), Fabric(
-        int(kind), period * width / lw, contrast
-    )
+    return img.resize((width, height), Image.BILINEAR), Fabric(int(kind), period * scale, contrast)
+
+
+def _upscaled(a: np.ndarray, width: int, height: int, resample) -> np.ndarray:
+    """A 2-D float array resized to (height, width)."""
+    if a.shape == (height, width):
+        return a
+    return np.asarray(Image.fromarray(a.astype(np.float32), "F").resize((width, height), resample))
 
 
 def _background(rng: np.random.Generator, width: int, height: int) -> Image.Image:
@@ -134,7 +161,8 @@ def draw_example(index: int, seed: int, width: int, height: int, names: dict, at
         bbox = item.mask.getbbox()
         if bbox is None:
             continue
-        fabric, cloth = _texture(rng, width, height)
+        side = min(bbox[2] - bbox[0], bbox[3] - bbox[1])
+        fabric, cloth = _texture(rng, width, height, side)
         photo.paste(fabric, mask=item.mask)
         pattern = cloth.pattern(bbox) if item.name in PATTERNED else None
         if pattern is not None:

@@ -68,6 +68,7 @@ def train_instances(config: TrainConfig, resume=False, on_eval=None, overwrite=F
     model = build_instance_model(
         config.model, cache.categories.num_classes, len(attribute_ids), cache.size,
         config.width, config.pretrained and state is None and not config.init, config.encoder,
+        config.rois_per_image,
     )  # fmt: skip
     if config.init and state is None:
         load_init_weights(model, config.init)
