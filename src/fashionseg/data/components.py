@@ -43,34 +43,52 @@ def split_mask(mask: np.ndarray, min_area: float = MIN_AREA) -> list[np.ndarray]
     Returns:
         (H, W) bool masks, largest first; together exactly ``mask``.
     """
+    split = piece_labels(mask, min_area)
+    if split is None:
+        return []
+    pieces, (top, left), order = split
+    out = []
+    for k in order:
+        piece = np.zeros_like(mask, dtype=bool)
+        piece[top : top + pieces.shape[0], left : left + pieces.shape[1]] = pieces == k
+        out.append(piece)
+    return out
+
+
+def piece_labels(
+    mask: np.ndarray, min_area: float = MIN_AREA
+) -> tuple[np.ndarray, tuple[int, int], list[int]] | None:
+    """:func:`split_mask` as one label array over the mask's bounding box, which is where all
+    the work happens (a cache samples it on its grid instead of building a mask per piece).
+
+    Returns:
+        ``(pieces, (top, left), order)``: ``pieces`` (h, w) int32 over the box at ``(top,
+        left)``, 0 outside the mask; ``order`` the piece labels, largest piece first. None for
+        an empty mask.
+    """
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if rows.size == 0:
-        return []
-    # All the work happens inside the class's bounding box.
+        return None
     box = (slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1))
     pieces, count = ndimage.label(mask[box], structure=EIGHT)
     areas = np.bincount(pieces.ravel(), minlength=count + 1)[1:]
     large = np.flatnonzero(areas >= min_area * mask.size) + 1
     if large.size == 0:
-        return [mask.copy()]
+        return (pieces > 0).astype(np.int32), (int(rows[0]), int(cols[0])), [1]
     if large.size < count:
         # Every speck pixel takes the piece of its nearest large-piece pixel.
         in_large = np.isin(pieces, large)
         _, (near_r, near_c) = ndimage.distance_transform_edt(~in_large, return_indices=True)
         specks = (pieces > 0) & ~in_large
         pieces[specks] = pieces[near_r[specks], near_c[specks]]
-    out = []
-    for k in sorted(large.tolist(), key=lambda k: -areas[k - 1]):
-        piece = np.zeros_like(mask, dtype=bool)
-        piece[box] = pieces == k
-        out.append(piece)
-    return out
+    order = sorted(large.tolist(), key=lambda k: -areas[k - 1])
+    return pieces, (int(rows[0]), int(cols[0])), order
 
 
-def component_masks(
-    instances: Sequence[Instance], height: int, width: int, min_area: float = MIN_AREA
+def class_unions(
+    instances: Sequence[Instance], height: int, width: int
 ) -> list[tuple[int, np.ndarray, tuple[int, ...]]]:
-    """:func:`components` as (class id, (H, W) bool mask, attribute ids) triples."""
+    """Each class's rows pooled: (class id, (H, W) bool union, attribute ids), by class id."""
     by_class: dict[int, tuple[np.ndarray, set[int]]] = {}
     for inst in instances:
         mask, attributes = by_class.setdefault(
@@ -78,9 +96,16 @@ def component_masks(
         )
         mask |= rle_decode(inst.rle, height, width)
         attributes.update(inst.attributes)
+    return [(c, mask, tuple(sorted(a))) for c, (mask, a) in sorted(by_class.items())]
+
+
+def component_masks(
+    instances: Sequence[Instance], height: int, width: int, min_area: float = MIN_AREA
+) -> list[tuple[int, np.ndarray, tuple[int, ...]]]:
+    """:func:`components` as (class id, (H, W) bool mask, attribute ids) triples."""
     return [
-        (class_id, piece, tuple(sorted(attributes)))
-        for class_id, (mask, attributes) in sorted(by_class.items())
+        (class_id, piece, attributes)
+        for class_id, mask, attributes in class_unions(instances, height, width)
         for piece in split_mask(mask, min_area)
     ]
 

@@ -10,6 +10,7 @@ Label maps hold ClassId + 1 (0 = background, 255 = ignore) as uint8.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple
 
 import numpy as np
 
@@ -34,16 +35,20 @@ def record_labels(record, classes: str = "all") -> np.ndarray:
     return compose(keep_classes(record.instances, classes), record.height, record.width)
 
 
-def _painting_order(instances: Sequence[Instance], runs: list[tuple[np.ndarray, np.ndarray]]):
-    areas = [int((e - s).sum()) for s, e in runs]
+def _painting_order(instances: Sequence[Instance], areas: list[int]):
     return sorted(range(len(instances)), key=lambda k: (-areas[k], instances[k].class_id))
+
+
+def _area(runs: tuple[np.ndarray, np.ndarray]) -> int:
+    starts, ends = runs
+    return int((ends - starts).sum())
 
 
 def compose(instances: Sequence[Instance], height: int, width: int) -> np.ndarray:
     """Full-resolution label map of shape (height, width), uint8."""
-    runs = [parse_runs(i.rle, height, width) for i in instances]
+    areas = [_area(parse_runs(i.rle, height, width)) for i in instances]
     labels = np.zeros((height, width), dtype=np.uint8)
-    for k in _painting_order(instances, runs):
+    for k in _painting_order(instances, areas):
         labels[rle_decode(instances[k].rle, height, width)] = instances[k].class_id + 1
     return labels
 
@@ -77,6 +82,30 @@ def fit(height: int, width: int, out_h: int, out_w: int, keep_aspect: bool):
     return new_h, new_w, (out_h - new_h) // 2, (out_w - new_w) // 2
 
 
+class Sampled(NamedTuple):
+    """One instance's mask resized (nearest) from its runs."""
+
+    mask: np.ndarray  # (new_h, new_w) bool
+    area: int  # its pixels at full resolution: the overlap rule orders by them
+
+
+def sample_instances(
+    instances: Sequence[Instance], height: int, width: int, new_h: int, new_w: int
+) -> list[Sampled]:
+    """Each instance's mask resized (nearest) to ``new_h`` x ``new_w`` straight from its runs,
+    looked up at the sampled pixels only."""
+    rows, cols = nearest_index(height, new_h), nearest_index(width, new_w)
+    out = []
+    for inst in instances:
+        starts, ends = parse_runs(inst.rle, height, width)
+        if starts.size:
+            mask = sample_runs(starts, ends, rows, cols, height)
+        else:
+            mask = np.zeros((new_h, new_w), dtype=bool)
+        out.append(Sampled(mask, _area((starts, ends))))
+    return out
+
+
 def compose_resized(
     instances: Sequence[Instance],
     height: int,
@@ -84,24 +113,24 @@ def compose_resized(
     out_h: int,
     out_w: int,
     keep_aspect: bool = False,
+    sampled: list[Sampled] | None = None,
 ) -> np.ndarray:
     """Label map resized (nearest) to ``out_h`` x ``out_w`` straight from the runs.
 
     Equal to ``compose`` followed by a nearest resize (and letterboxing, with padding set to
-    255 = ignore), but never builds a full-resolution mask: each run list is looked up at the
-    sampled pixels only.
+    255 = ignore), but never builds a full-resolution mask. ``sampled`` is
+    :func:`sample_instances` at the photo's size in the canvas, when the caller has it already
+    (the instance cache does).
 
     Returns:
         uint8 array of shape (out_h, out_w).
     """
     new_h, new_w, top, left = fit(height, width, out_h, out_w, keep_aspect)
-    rows, cols = nearest_index(height, new_h), nearest_index(width, new_w)
-    runs = [parse_runs(i.rle, height, width) for i in instances]
+    if sampled is None:
+        sampled = sample_instances(instances, height, width, new_h, new_w)
     small = np.zeros((new_h, new_w), dtype=np.uint8)
-    for k in _painting_order(instances, runs):
-        starts, ends = runs[k]
-        if starts.size:
-            small[sample_runs(starts, ends, rows, cols, height)] = instances[k].class_id + 1
+    for k in _painting_order(instances, [s.area for s in sampled]):
+        small[sampled[k].mask] = instances[k].class_id + 1
     if (new_h, new_w) == (out_h, out_w):
         return small
     labels = np.full((out_h, out_w), IGNORE, dtype=np.uint8)

@@ -28,7 +28,7 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from fashionseg.data.categories import CategoryTable
-from fashionseg.data.compose import compose_resized, keep_classes
+from fashionseg.data.compose import compose_resized, fit, keep_classes, sample_instances
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.images import load_resized
 from fashionseg.data.records import Dataset, Record
@@ -60,11 +60,14 @@ def prepare_one(
     """Photo (out_h, out_w, 3) and label map (out_h, out_w) for one record, both uint8, and
     with ``instance_rule`` its instances at that size (``prepare/instances.py``)."""
     image = load_resized(record.path, record.height, record.width, out_h, out_w, keep_aspect)
+    h, w = record.height, record.width
     instances = keep_classes(record.instances, classes)
-    labels = compose_resized(instances, record.height, record.width, out_h, out_w, keep_aspect)
+    # Each row's mask at the canvas's size, once: the label map and the instances share them.
+    sampled = sample_instances(instances, h, w, *fit(h, w, out_h, out_w, keep_aspect)[:2])
+    labels = compose_resized(instances, h, w, out_h, out_w, keep_aspect, sampled)
     if instance_rule is None:
         return image, labels
-    args = (out_h, out_w, keep_aspect, classes, instance_rule)
+    args = (out_h, out_w, keep_aspect, classes, instance_rule, sampled)
     return image, labels, resized_instances(record, *args)
 
 

@@ -14,34 +14,43 @@ from pathlib import Path
 
 import numpy as np
 
-from fashionseg.data.components import apply_rule, component_masks
-from fashionseg.data.compose import fit, keep_classes, nearest_index
+from fashionseg.data.components import apply_rule, class_unions, piece_labels
+from fashionseg.data.compose import Sampled, fit, keep_classes, nearest_index, sample_instances
 from fashionseg.data.records import Record
-from fashionseg.data.rle import rle_decode, rle_encode
+from fashionseg.data.rle import rle_encode
 
 FILE = "instances.jsonl"
 
 
 def resized_instances(
-    record: Record, out_h: int, out_w: int, keep_aspect: bool, classes: str, rule: str
+    record: Record,
+    out_h: int,
+    out_w: int,
+    keep_aspect: bool,
+    classes: str,
+    rule: str,
+    sampled: list[Sampled] | None = None,
 ) -> list[dict]:
     """A record's instances (under ``rule``) at the cache's size, nearest-neighbour as the
-    label maps; instances that vanish at that size are dropped."""
+    label maps; instances that vanish at that size are dropped. ``sampled`` is the kept rows'
+    masks at that size when the caller has them (``prepare_one`` composes the label map from
+    them too)."""
     h, w = record.height, record.width
     new_h, new_w, top, left = fit(h, w, out_h, out_w, keep_aspect)
-    grid = np.ix_(nearest_index(h, new_h), nearest_index(w, new_w))
     kept = keep_classes(record.instances, classes)
     if rule == "components":
-        masks = component_masks(kept, h, w)
+        small = _components(kept, h, w, new_h, new_w)
     else:
         apply_rule(kept, h, w, rule)  # an unknown rule fails here
-        masks = [(i.class_id, rle_decode(i.rle, h, w), i.attributes) for i in kept]
+        if sampled is None:
+            sampled = sample_instances(kept, h, w, new_h, new_w)
+        small = [(i.class_id, s.mask, i.attributes) for i, s in zip(kept, sampled)]
     out = []
-    for class_id, full, attributes in masks:
-        mask = np.zeros((out_h, out_w), dtype=bool)
-        mask[top : top + new_h, left : left + new_w] = full[grid]
-        if not mask.any():
+    for class_id, piece, attributes in small:
+        if not piece.any():
             continue
+        mask = np.zeros((out_h, out_w), dtype=bool)
+        mask[top : top + new_h, left : left + new_w] = piece
         ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
         out.append(
             {
@@ -51,6 +60,24 @@ def resized_instances(
                 "attributes": list(attributes),
             }
         )
+    return out
+
+
+def _components(kept, h: int, w: int, new_h: int, new_w: int):
+    """The components rule at full resolution (``data/components.py``), each class's pieces
+    sampled on the (new_h, new_w) grid as one label array: no full-size mask per piece."""
+    rows, cols = nearest_index(h, new_h), nearest_index(w, new_w)
+    out = []
+    for class_id, union, attributes in class_unions(kept, h, w):
+        split = piece_labels(union)
+        if split is None:
+            continue
+        pieces, (y0, x0), order = split
+        inside_r = (rows >= y0) & (rows < y0 + pieces.shape[0])
+        inside_c = (cols >= x0) & (cols < x0 + pieces.shape[1])
+        small = np.zeros((new_h, new_w), dtype=pieces.dtype)
+        small[np.ix_(inside_r, inside_c)] = pieces[np.ix_(rows[inside_r] - y0, cols[inside_c] - x0)]
+        out.extend((class_id, small == k, attributes) for k in order)
     return out
 
 
