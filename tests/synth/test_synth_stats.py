@@ -97,7 +97,7 @@ def test_a_garments_fabric_is_drawn_to_show_its_pattern():
 
 
 def test_lengths_are_drawn_inside_their_named_ranges():
-    from fashionseg.synth.outfits import HEMS, SLEEVES, in_ranges, length_label
+    from fashionseg.synth.lengths import HEMS, SLEEVES, in_ranges, length_label
 
     for ranges in (HEMS, SLEEVES):
         shares = np.linspace(0, 1, 1001)
@@ -112,7 +112,7 @@ def test_lengths_are_drawn_inside_their_named_ranges():
 
 
 def test_every_skirt_dress_and_sleeve_carries_one_length(tmp_path):
-    from fashionseg.synth.outfits import HEMS, SLEEVELESS, SLEEVES
+    from fashionseg.synth.lengths import HEMS, SLEEVELESS, SLEEVES
 
     data = synth(tmp_path / "s", images=40, size="64x96", seed=5, workers=1)
     ds = open_dataset(data)
