@@ -18,6 +18,7 @@ export FASHIONSEG_CACHE=$OUT/cache
 VAL=configs/ccp/val.txt
 TRAIN=(--size 416x624 --batch-size 8 --epochs 40 --max-minutes "${MAX_MINUTES:-8}" --eval-every 5
   --device cuda --amp bf16 --workers 4)
+DEVICE=cuda
 if [ "${1:-}" = "--dry-run" ]; then
   mkdir -p "$OUT"
   head -n 4 configs/ccp/val.txt >"$OUT/dry-val.txt"
@@ -25,6 +26,7 @@ if [ "${1:-}" = "--dry-run" ]; then
   VAL=$OUT/dry-val.txt
   TRAIN=(--size 104x156 --batch-size 2 --epochs 1 --max-minutes 0 --eval-every 1 --device cpu
     --workers 0 --width 8 --train-list "$OUT/dry-train.txt")
+  DEVICE=cpu
 fi
 mkdir -p "$OUT" "$RUN"
 nvidia-smi --query-gpu=name,memory.total --format=csv >"$OUT/gpu.txt" 2>&1 || echo "no nvidia-smi" >"$OUT/gpu.txt"
@@ -34,10 +36,8 @@ $PY -m fashionseg train --task instances --model maskrcnn --data "$DATA" --insta
   --schedule cosine --warmup-epochs 0.3 --no-tensorboard "${TRAIN[@]}" 2>&1 | grep -v "batch/s" | tail -n 20
 echo "training wall time: $(( $(date +%s) - start )) s" | tee "$OUT/train_time.txt"
 cp "$RUN/history.csv" "$RUN/metrics.json" "$OUT/" 2>/dev/null || true
-device=cuda
-[ "${1:-}" = "--dry-run" ] && device=cpu
 $PY -m fashionseg evaluate "$RUN/best.pt" --task instances --data "$DATA" --instances components \
-  --ids "$VAL" --device "$device" --out "$OUT/maskrcnn_val.json" 2>&1 | grep -v "img/s" | tail -n 8
+  --ids "$VAL" --device "$DEVICE" --out "$OUT/maskrcnn_val.json" 2>&1 | grep -v "img/s" | tail -n 8
 $PY -m fashionseg evaluate src/fashionseg/bundled/ccp-lite0-int8.onnx --task instances --data "$DATA" \
   --instances components --ids "$VAL" --out "$OUT/bundled_components_val.json" 2>&1 | grep -v "img/s" | tail -n 3
 $PY -m benchmarks.instance_latency "$RUN/best.pt" "$DATA/train/ccp0001.jpg" | tee "$OUT/latency_cpu.txt"

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 from collections import OrderedDict
 
+import numpy as np
+import pytest
 import torch
 
+from fashionseg.config import TrainConfig
+from fashionseg.errors import ConfigError
 from fashionseg.models import build_instance_model
 from fashionseg.models.attributes import CONTEXT, _enlarged
 from fashionseg.synth.painter import MIN_CONTRAST, _texture
@@ -59,8 +63,6 @@ def test_the_head_tells_lengths_from_the_box_shape_where_the_features_show_nothi
 def _fabrics(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
     """``n`` 64x64 photos, each a stripe, check or dot fabric synth would paint on a garment
     40 pixels across (colours far enough apart to be named), and their kinds 0-2."""
-    import numpy as np
-
     photos, kinds, draw = [], [], seed * 10_000
     while len(photos) < n:
         draw += 1
@@ -134,11 +136,6 @@ def test_the_forward_pass_is_torchvisions_where_there_are_no_attributes():
 
 
 def test_rois_per_image_reaches_the_sampler_of_the_roi_heads():
-    import pytest
-
-    from fashionseg.config import TrainConfig
-    from fashionseg.errors import ConfigError
-
     model = build_instance_model("maskrcnn", 5, 2, (64, 64), width=8, rois_per_image=16)
     sampler = model.roi_heads.heads.fg_bg_sampler
     assert sampler.batch_size_per_image == 16 and sampler.positive_fraction == 0.25

@@ -48,18 +48,8 @@ class AttributeHead(nn.Module):
         self.column_pool = MultiScaleRoIAlign(levels, COLUMN, 2)
         # Half the pyramid's channels: this runs on every positive RoI, as the mask head does.
         half = channels // 2
-        self.convs = nn.Sequential(
-            nn.Conv2d(channels, half, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(half, half, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-        )
-        self.column_convs = nn.Sequential(
-            nn.Conv2d(channels, half, 3, padding=1),
-            nn.ReLU(inplace=True),
-            nn.Conv2d(half, half, 3, stride=2, padding=1),
-            nn.ReLU(inplace=True),
-        )
+        self.convs = _halving(channels, half)
+        self.column_convs = _halving(channels, half)
         column = half * ((COLUMN[0] + 1) // 2) * ((COLUMN[1] + 1) // 2)
         # Photo pixels (3, TEXTURE, TEXTURE) to (32, TEXTURE / 4, TEXTURE / 4), then pooled.
         self.texture = nn.Sequential(
@@ -101,6 +91,17 @@ class AttributeHead(nn.Module):
         parts = [x, column, texture, geometry.to(x.dtype)]
         hidden = F.relu(self.fc(torch.cat(parts, 1)))
         return self.predictor(hidden)
+
+
+def _halving(channels: int, half: int) -> nn.Sequential:
+    """Two 3x3 convolutions to ``half`` channels, the second at stride 2 (a map's layout kept
+    at half its size)."""
+    return nn.Sequential(
+        nn.Conv2d(channels, half, 3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(half, half, 3, stride=2, padding=1),
+        nn.ReLU(inplace=True),
+    )
 
 
 def _enlarged(boxes: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

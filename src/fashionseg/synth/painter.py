@@ -82,8 +82,8 @@ class Fabric(NamedTuple):
 
 # A garment's fabric repeats every FABRIC_PERIOD[0]-[1] of its box's short side (never under
 # MIN_PERIOD pixels), so that its pattern shows on the garment and at the photo's resolution;
-# backgrounds keep periods in photo terms. The draws are the same either way, so a seed's
-# masks and labels do not change with this rule.
+# backgrounds keep periods in photo terms. The random draws are the same either way, so this
+# rule leaves a seed's masks as they are (which patterns get named can change with it).
 FABRIC_PERIOD = (0.12, 0.37)
 MIN_PERIOD = 6.0
 
