@@ -177,16 +177,30 @@ def test_perfect_detections_score_one(tmp_path):
         assert out[key] == pytest.approx(1.0), key
 
 
+TRI = [[1, 1, 9, 1, 9, 9]]
 BAD = [
-    ({"image_id": 7, "category_id": 0, "segmentation": None, "score": 1}, "image_id 7"),
-    ({"image_id": 1, "category_id": 99, "segmentation": None, "score": 1}, "category_id 99"),
-    ({"image_id": 1, "category_id": 0, "segmentation": "x", "score": 1}, "neither RLE"),
-    ({"image_id": 1, "category_id": 0, "segmentation": [[1, 2, 3]], "score": 1}, "polygon"),
+    ({"image_id": 7, "category_id": 0, "segmentation": TRI, "score": 1}, "image_id 7"),
+    ({"image_id": 1, "category_id": 99, "segmentation": TRI, "score": 1}, "category_id 99"),
+    ({"image_id": 1, "category_id": 0, "segmentation": "x", "score": 1}, "segmentation: expected"),
+    ({"image_id": 1, "category_id": 0, "segmentation": [[1, 2, 3]], "score": 1},
+     "segmentation\\[0\\]: expected `array` of length >= 6"),
     ({"image_id": 1, "category_id": 0, "segmentation": {"size": [64, 64], "counts": "x"}}, "score"),
     ({"image_id": 1, "category_id": 0, "segmentation": {"size": [9, 9], "counts": ""},
       "score": 1}, "RLE size"),
-    ({"image_id": 1, "category_id": 0, "segmentation": [[1, 1, 9, 1, 9, 9]], "score": 1,
+    ({"image_id": 1, "category_id": 0, "segmentation": TRI, "score": 1,
       "attribute_ids": [5]}, "attribute id 5"),
+    # The fourth round's findings: values of the wrong type, size and range.
+    ({"image_id": [1], "category_id": 0, "segmentation": TRI, "score": 1}, "image_id: expected"),
+    ({"image_id": 1, "category_id": {"id": 0}, "segmentation": TRI, "score": 1},
+     "category_id: expected `int`"),
+    ({"image_id": 1, "category_id": 0, "segmentation": TRI, "score": 10**400}, "score"),
+    ({"image_id": 1, "category_id": 0, "segmentation": [[1e30, 1, 9, 1, 9, 9]], "score": 1},
+     "segmentation"),
+    ({"image_id": 1, "category_id": 0, "segmentation": [[1, 1, 9e3, 1, 9, 9]], "score": 1},
+     "far outside"),
+    # Compressed counts of a 5x5 mask against the 64x64 photo: pycocotools would loop.
+    ({"image_id": 1, "category_id": 0, "segmentation": {"size": [64, 64], "counts": "05k0"},
+      "score": 1}, "cover"),
 ]  # fmt: skip
 
 
@@ -202,7 +216,8 @@ def test_a_bad_entry_is_one_line_naming_it(tmp_path, entry, needle):
 
 def test_score_command_on_a_bad_results_file(tmp_path):
     gt = write_truth(tmp_path / "gt.json", [(1, 0, box_mask(4, 4, 30, 30), [100])])
-    (tmp_path / "res.json").write_text(json.dumps([{"image_id": 3, "category_id": 0}]))
+    entry = {"image_id": 3, "category_id": 0, "segmentation": TRI, "score": 0.5}
+    (tmp_path / "res.json").write_text(json.dumps([entry]))
     run = subprocess.run(
         [
             sys.executable,

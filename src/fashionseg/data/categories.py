@@ -17,6 +17,8 @@ from fashionseg.errors import DataFormatError
 
 # Label maps store ClassId + 1 (0 is background); IGNORE marks pixels no loss or metric sees.
 IGNORE = 255
+# Label maps are 8-bit: values 1..254 name categories, so a table holds at most 254.
+MAX_CATEGORIES = IGNORE - 1
 # Kaggle ids 0-26 are the whole garments kept by ``--classes garments``.
 NUM_GARMENTS = 27
 
@@ -35,6 +37,13 @@ class CategoryTable:
 
     categories: list[Category]
     attributes: dict[int, str] = field(default_factory=dict)
+
+    def __post_init__(self):
+        if len(self.categories) > MAX_CATEGORIES:
+            raise DataFormatError(
+                f"{len(self.categories)} categories: label maps hold at most {MAX_CATEGORIES} "
+                f"(8-bit values, {IGNORE} marks ignored pixels)"
+            )
 
     @property
     def num_classes(self) -> int:

@@ -1,14 +1,22 @@
-"""Fashionpedia's COCO JSON (``instances_attributes_*.json``, polygons or RLE)."""
+"""Fashionpedia's COCO JSON (``instances_attributes_*.json``, polygons or RLE).
+
+The file passes the schema door (``data/schema/coco.py``) whole; an image with a bad entry or
+a bad annotation becomes a record with its reason, as every reader's bad rows do. Masks become
+Kaggle RLE from their runs: a COCO RLE (or the RLE pycocotools rasterises a polygon into) and
+Kaggle's pairs both number pixels column-major, so no full-size mask is decoded here.
+"""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
 from fashionseg.data.categories import Category, CategoryTable
+from fashionseg.data.coco_rle import checked_counts, decode_counts, runs_to_kaggle
 from fashionseg.data.records import Dataset, Instance, Record, is_plain_name
-from fashionseg.data.rle import MAX_PIXELS, rle_encode
+from fashionseg.data.schema.coco import CocoAnnotation, read_coco
+from fashionseg.data.schema.door import read_bytes, report_skipped
+from fashionseg.data.schema.types import Rle
 from fashionseg.errors import DataFormatError
 
 
@@ -18,84 +26,63 @@ class CocoDataset(Dataset):
     layout = "coco"
 
     def __init__(self, root: Path, json_path: Path, image_dir: Path):
-        try:
-            with open(json_path, encoding="utf-8") as f:
-                self.data = json.load(f)
-            if not isinstance(self.data, dict):
-                raise ValueError("the top level is not an object")
-            cats = sorted(self.data.get("categories", []), key=lambda c: c["id"])
-            annotations = [(a["image_id"], a) for a in self.data.get("annotations", [])]
-        except (ValueError, KeyError, TypeError) as e:  # JSONDecodeError, UnicodeDecodeError
-            reason = f"missing {e}" if isinstance(e, KeyError) else str(e).splitlines()[0][:100]
-            raise DataFormatError(f"{json_path}: not a COCO annotation file ({reason})") from None
+        self.coco = read_coco(read_bytes(json_path), str(json_path))
         # COCO ids need not be dense; label ids are their rank.
-        self.to_class = {c["id"]: i for i, c in enumerate(cats)}
-        table = CategoryTable(
-            [Category(i, c["name"], c.get("supercategory", "")) for i, c in enumerate(cats)],
-            {int(a["id"]): a["name"] for a in self.data.get("attributes", [])},
-        )
+        cats = sorted(self.coco.categories, key=lambda c: c.id)
+        self.to_class = {c.id: i for i, c in enumerate(cats)}
+        try:
+            table = CategoryTable(
+                [Category(i, c.name, c.supercategory) for i, c in enumerate(cats)],
+                {a.id: a.name for a in self.coco.attributes or []},
+            )
+        except ValueError as e:
+            raise DataFormatError(f"{json_path}: {e}") from None
         super().__init__(root, table)
         self.json_path = json_path
         self.image_dir = image_dir
-        self.by_image: dict[int, list[dict]] = {}
-        for image_id, ann in annotations:
-            self.by_image.setdefault(image_id, []).append(ann)
+        # Items that belong to no image (an annotation of a missing image) are said here once;
+        # bad image entries and images with a bad annotation become records with their reason.
+        report_skipped(
+            [s for s in self.coco.skipped if not s.item.startswith("images[")], str(json_path)
+        )
 
     def __len__(self) -> int:
-        return len(self.data.get("images", []))
+        return len(self.coco.images) + len(self._bad_entries())
+
+    def _bad_entries(self) -> list:
+        return [s for s in self.coco.skipped if s.item.startswith("images[")]
 
     def __iter__(self) -> Iterator[Record]:
-
-        for number, img in enumerate(self.data.get("images", [])):
-            name = str(img.get("file_name", "")) if isinstance(img, dict) else ""
-            record = Record(Path(name).stem or f"#{number}", self.image_dir / name, 0, 0)
+        for bad in self._bad_entries():
+            yield Record(f"#{bad.item}", self.image_dir / "?", 0, 0, error=bad.reason)
+        for img in self.coco.images:
+            name = img.file_name
+            record = Record(
+                Path(name).stem or f"#{img.id}", self.image_dir / name, img.height, img.width
+            )
             if not is_plain_name(name):
                 record.error = f"file_name {name[:40]!r} is not a plain file name"
-                yield record
-                continue
-            try:
-                record.height, record.width = _coco_size(img)
-                for ann in self.by_image.get(img.get("id"), []):
-                    record.instances.append(self._instance(ann, record.height, record.width))
-            except Exception as e:  # pycocotools raises bare Exceptions on malformed input
-                record.error = f"bad annotation: {str(e).splitlines()[0][:120] if str(e) else type(e).__name__}"
-                record.instances = []
+            elif img.id in self.coco.bad_images:
+                record.error = f"bad annotation: {self.coco.bad_images[img.id]}"
+            else:
+                anns = self.coco.annotations.get(img.id, [])
+                record.instances = [self._instance(a, img.height, img.width) for a in anns]
             yield record
 
-    def _instance(self, ann: dict, h: int, w: int) -> Instance:
-        from pycocotools import mask as mask_utils
-
-        seg = ann["segmentation"]
-        if isinstance(seg, list):
-            polygons = [p for p in seg if isinstance(p, list)]
-            if not polygons or len(polygons) != len(seg):
-                raise ValueError("segmentation is an empty or malformed polygon list")
-            if any(len(p) < 6 or len(p) % 2 for p in polygons):
-                raise ValueError("a polygon needs at least 3 points as x, y pairs")
-            rle = mask_utils.merge(mask_utils.frPyObjects(polygons, h, w))
-        elif isinstance(seg, dict):
-            if [int(v) for v in seg.get("size", [])] != [h, w]:
-                raise ValueError(f"RLE size {seg.get('size')} differs from the image's [{h}, {w}]")
-            rle = mask_utils.frPyObjects(seg, h, w) if isinstance(seg.get("counts"), list) else seg
-        else:
-            raise ValueError(f"segmentation of type {type(seg).__name__}")
-        if ann["category_id"] not in self.to_class:
-            raise ValueError(f"unknown category_id {ann['category_id']}")
+    def _instance(self, ann: CocoAnnotation, h: int, w: int) -> Instance:
         return Instance(
-            self.to_class[ann["category_id"]],
-            rle_encode(mask_utils.decode(rle)),
-            tuple(int(a) for a in ann.get("attribute_ids", [])),
+            self.to_class[ann.category_id],
+            runs_to_kaggle(mask_runs(ann.segmentation, h, w)),
+            tuple(ann.attribute_ids),
         )
 
 
-def _coco_size(img: dict) -> tuple[int, int]:
-    """(height, width) of a COCO image entry, checked before any mask is decoded."""
-    try:
-        h, w = int(img["height"]), int(img["width"])
-    except (KeyError, TypeError, ValueError):
-        raise ValueError("image entry without an integer height and width") from None
-    if h <= 0 or w <= 0:
-        raise ValueError(f"invalid height/width {h}x{w}")
-    if h * w > MAX_PIXELS:
-        raise ValueError(f"size {h}x{w} is too large to allocate")
-    return h, w
+def mask_runs(seg: list | Rle, h: int, w: int):
+    """A checked segmentation's COCO run lengths (int64 (R,)): an RLE's own, or those of the
+    polygons rasterised and merged by pycocotools (safe here: the door bounded them)."""
+    if isinstance(seg, Rle):
+        return checked_counts(seg.counts, h, w)
+    from pycocotools import mask as mask_utils
+
+    rle = mask_utils.merge(mask_utils.frPyObjects(seg, h, w))
+    return decode_counts(rle["counts"])
