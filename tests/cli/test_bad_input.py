@@ -176,8 +176,8 @@ def test_coco_reader_skips_bad_images_with_reasons(tmp_path):
     assert records["ok"].error is None and len(records["ok"].instances) == 1
     reasons = {k: r.error for k, r in records.items() if k != "ok"}
     assert all(reasons.values()), reasons
-    assert "too large" in reasons["giant"] and "3 points" in reasons["point"]
-    assert "differs" in reasons["rlesize"] and "height" in reasons["noheight"]
+    assert "too large" in reasons["giant"] and "length >= 6" in reasons["point"]
+    assert "not the photo's" in reasons["rlesize"] and "height" in reasons["noheight"]
     # From the command line: the good image is written, the rest listed in errors.csv.
     out = tmp_path / "masks"
     assert main(["masks", str(tmp_path / "coco"), "--out", str(out)]) == 0

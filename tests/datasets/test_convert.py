@@ -128,7 +128,7 @@ def test_bad_input_is_one_line_naming_the_file(tmp_path):
     done = convert("modanet", src, "--out", tmp_path / "out")
     assert done.returncode == 2 and "Traceback" not in done.stderr
     line = done.stderr.strip().splitlines()[-1]
-    assert "modanet2018_instances_train.json" in line and "'annotations'" in line
+    assert "modanet2018_instances_train.json" in line and "`annotations`" in line
     df2 = deepfashion2(tmp_path / "df2")
     (df2 / "image" / "000001.jpg").unlink()
     done = convert("deepfashion2", df2, "--out", tmp_path / "out2")

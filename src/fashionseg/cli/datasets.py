@@ -34,12 +34,14 @@ def cmd_convert(args) -> None:
     from fashionseg.outputs import output_dir
 
     out = output_dir(args.out, [Path(args.src)])
+    given = dict(strict=args.strict, overwrite=args.overwrite)
     if args.format == "ccp":
         from fashionseg.datasets.convert.ccp import convert_ccp
 
         result = convert_ccp(
-            args.src, out, unlabelled=args.unlabelled, scale=args.scale, mapping=args.mapping
-        )
+            args.src, out, unlabelled=args.unlabelled, scale=args.scale, mapping=args.mapping,
+            **given,
+        )  # fmt: skip
         print(f"{result['labelled']} labelled photos -> {out}; {result['unlabelled']} tagged")
         return
     if args.scale != 1.0 or args.mapping:
@@ -47,11 +49,11 @@ def cmd_convert(args) -> None:
     from fashionseg.datasets.convert import instances
 
     if args.format == "modanet":
-        result = instances.convert_modanet(args.src, out, images=args.images)
+        result = instances.convert_modanet(args.src, out, images=args.images, **given)
     elif args.format == "deepfashion2":
-        result = instances.convert_deepfashion2(args.src, out)
+        result = instances.convert_deepfashion2(args.src, out, **given)
     else:
-        result = instances.convert_parsing(args.format, args.src, out)
+        result = instances.convert_parsing(args.format, args.src, out, **given)
     print(f"{result['photos']} photos, {result['instances']} instances -> {out}")
 
 
@@ -77,4 +79,10 @@ def add_commands(sub) -> None:
     p.add_argument("--mapping", help="ccp: a label mapping file (as ccp_to_fashionpedia.json)")
     p.add_argument("--unlabelled", help="ccp: folder for the tagged-only photos (OUT-unlabelled)")
     p.add_argument("--images", help="modanet: the photos' folder (default: beside the JSON)")
+    p.add_argument("--strict", action="store_true", help="stop at the first bad item (exit 2)")
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace a folder's files that fashionseg did not write (refused by default)",
+    )
     p.set_defaults(fn=cmd_convert)

@@ -39,6 +39,7 @@ def cmd_predict(args) -> None:
         feather=args.feather,
         skip_existing=args.skip_existing,
         min_area=args.min_area,
+        overwrite=args.overwrite,
     )
     if args.ray is not None:
         if args.kaggle_csv or args.instances or args.coco_results:
@@ -192,6 +193,11 @@ def add_commands(sub) -> None:
         "--skip-existing",
         action="store_true",
         help="leave photos whose <stem>.json is already in --out (continue an interrupted run)",
+    )
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files fashionseg did not write (refused by default)",
     )
     p.set_defaults(fn=cmd_predict)
 

@@ -54,7 +54,11 @@ class CocoDataset(Dataset):
 
     def __iter__(self) -> Iterator[Record]:
         for bad in self._bad_entries():
-            yield Record(f"#{bad.item}", self.image_dir / "?", 0, 0, error=bad.reason)
+            name = bad.field("file_name")
+            stem = Path(name).stem if isinstance(name, str) and is_plain_name(name) else ""
+            yield Record(
+                stem or f"#{bad.item}", self.image_dir / (stem or "?"), 0, 0, error=bad.reason
+            )
         for img in self.coco.images:
             name = img.file_name
             record = Record(

@@ -109,8 +109,11 @@ class CheckedCoco:
         }
 
 
-def read_coco(data: bytes, where: str) -> CheckedCoco:
+def read_coco(data: bytes, where: str, known_categories: bool = True) -> CheckedCoco:
     """A COCO ground truth checked whole; bad items are left out and named.
+
+    ``known_categories=False`` lets annotations name categories the file does not list (a
+    converter counts them as unmapped instead).
 
     Raises:
         SchemaError: not JSON, or not a COCO file at all (no ``images`` list...).
@@ -123,18 +126,23 @@ def read_coco(data: bytes, where: str) -> CheckedCoco:
         if image is None:
             continue
         if image.id in sizes:
-            skipped.append(Skipped(f"images[{k}]", f"id {image.id!r} is used twice"))
+            skipped.append(Skipped(f"images[{k}]", f"id {image.id!r} is used twice", _raw(image)))
         elif image.height * image.width > MAX_PIXELS:
-            skipped.append(
-                Skipped(f"images[{k}]", f"size {image.height}x{image.width} is too large")
-            )
+            reason = f"size {image.height}x{image.width} is too large"
+            skipped.append(Skipped(f"images[{k}]", reason, _raw(image)))
         else:
             sizes[image.id] = (image.height, image.width)
             images.append(image)
-    categories = {c.id for c in doc.categories}
+    categories = {c.id for c in doc.categories} if known_categories else set()
     attributes = None if doc.attributes is None else {a.id for a in doc.attributes}
     by_image: dict[object, list[CocoAnnotation]] = {}
     bad: dict[object, str] = {}
+    # Annotations the schema refused still name their image where they can: that image is
+    # then skipped whole, as with any other bad annotation.
+    for s in skipped:
+        owner = s.field("image_id")
+        if s.item.startswith("annotations[") and _hashable(owner) and owner in sizes:
+            bad.setdefault(owner, f"{s.item}: {s.reason}")
     ids: set[int] = set()
     for k, ann in enumerate(doc.annotations):
         if ann is None:
@@ -151,6 +159,14 @@ def read_coco(data: bytes, where: str) -> CheckedCoco:
                 ann.image_id, f"annotation {ann.id if ann.id is not None else k}: {reason}"
             )
     return CheckedCoco(images, by_image, list(doc.categories), doc.attributes, skipped, bad)
+
+
+def _raw(image: CocoImage) -> dict:
+    return {"id": image.id, "file_name": image.file_name}
+
+
+def _hashable(value) -> bool:
+    return isinstance(value, (int, str))
 
 
 def _annotation_problem(ann: CocoAnnotation, sizes, categories, attributes, ids) -> str | None:

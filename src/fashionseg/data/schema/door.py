@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import math
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,16 @@ class SchemaError(DataFormatError):
 
 @dataclass(frozen=True)
 class Skipped:
-    """One item left out: where it is (``annotations[12]``, ``item3``) and why."""
+    """One item left out: where it is (``annotations[12]``, ``item3``), why, and the item as
+    it was read (so a reader can still tell which photo it belonged to)."""
 
     item: str
     reason: str
+    raw: Any = field(default=None, compare=False, repr=False)
+
+    def field(self, name: str) -> Any:
+        """A field of the raw item when it was an object (None otherwise)."""
+        return self.raw.get(name) if isinstance(self.raw, dict) else None
 
     def __str__(self) -> str:
         return f"{self.item}: {self.reason}"
@@ -56,7 +62,7 @@ def read_bytes(path: str | Path) -> bytes:
     return Path(path).read_bytes()
 
 
-def _why(error: msgspec.ValidationError, root: str = "$") -> str:
+def why(error: msgspec.ValidationError, root: str = "$") -> str:
     """msgspec's ``Expected X - at `$.a[1]``` as ``$.a[1]: expected X``; with ``root=""``
     the path is relative to the item (``a[1]: expected X``)."""
     reason, _, where = str(error).partition(" - at ")
@@ -76,7 +82,7 @@ def decode(data: bytes, kind: Any, where: str) -> Any:
     try:
         return msgspec.json.decode(data, type=kind)
     except msgspec.ValidationError as e:
-        raise SchemaError(f"{where}: {_why(e)}") from None
+        raise SchemaError(f"{where}: {why(e)}") from None
     except msgspec.DecodeError as e:
         raise SchemaError(f"{where}: not valid JSON ({_short(e)})") from None
 
@@ -125,12 +131,12 @@ def decode_items(
                 good[name].append(msgspec.convert(item, item_kind))
             except msgspec.ValidationError as e:
                 good[name].append(None)
-                skipped.append(Skipped(f"{name}[{k}]", _why(e, root="")))
+                skipped.append(Skipped(f"{name}[{k}]", why(e, root=""), item))
     # The rest of the document is checked with its lists empty, then given the good items.
     try:
         doc = msgspec.convert({k: ([] if k in lists else v) for k, v in raw.items()}, kind)
     except msgspec.ValidationError as e:
-        raise SchemaError(f"{where}: {_why(e)}") from None
+        raise SchemaError(f"{where}: {why(e)}") from None
     for name, items in good.items():
         setattr(doc, name, items)
     return doc, skipped

@@ -17,8 +17,12 @@ import numpy as np
 from tqdm import tqdm
 
 from fashionseg.data.categories import fashionpedia
+from fashionseg.data.schema.door import SchemaError, Skipped
+from fashionseg.data.schema.labels import label_values
 from fashionseg.datasets.convert.layout import (
     KaggleWriter,
+    Problems,
+    plan_kaggle,
     report_unmapped,
     save_photo,
     scale_labels,
@@ -65,6 +69,8 @@ def convert_ccp(
     scale: float = 1.0,
     mapping: str | Path | None = None,
     progress: bool = True,
+    strict: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """Convert a CCP repository folder.
 
@@ -75,6 +81,8 @@ def convert_ccp(
             ``<out>-unlabelled``).
         scale: resize factor for photos and labels.
         mapping: a mapping file instead of the built-in table.
+        strict: stop at the first bad file instead of naming and skipping it.
+        overwrite: replace files that fashionseg did not write.
 
     Returns:
         ``{"labelled", "unlabelled", "unmapped"}`` (photo counts and the unmapped labels).
@@ -91,34 +99,35 @@ def convert_ccp(
     table = load_mapping(mapping)
     lut = _lut(labels, table)
     names = fashionpedia().names()
-    writer = KaggleWriter(out)
     pixel = sorted((src / "annotations" / "pixel-level").glob("*.mat"))
+    folder = Path(unlabelled) if unlabelled else out.with_name(out.name + "-unlabelled")
+    tagged = _tagged_mats(src, pixel)
+    plan_kaggle(
+        out, [src], [f"ccp{m.stem}" for m in pixel], overwrite,
+        unlabelled=(folder, [f"ccp{m.stem}" for m in tagged]),
+    )  # fmt: skip
+    writer = KaggleWriter(out)
+    problems = Problems(str(src / "annotations"), strict)
     for mat in tqdm(pixel, desc="ccp labelled", unit="photo", disable=not progress):
         photo = src / "photos" / f"{mat.stem}.jpg"
         image_id = f"ccp{mat.stem}"
-        truth = _loadmat(mat, "groundtruth")
-        if truth.max() >= len(labels):
-            raise DataFormatError(f"{mat}: label {truth.max()} beyond label_list's {len(labels)}")
-        size = save_photo(_need(photo), writer.images / f"{image_id}.jpg", scale)
-        if truth.shape[::-1] != _photo_size(photo):
+        try:
+            truth = label_values(_loadmat(mat, "groundtruth"), len(labels), f"{mat}: groundtruth")
+        except SchemaError as e:
+            problems.add(Skipped(mat.name, str(e).removeprefix(f"{mat}: ")))
+            continue
+        if truth.shape[::-1] != _photo_size(_need(photo)):
             raise DataFormatError(f"{mat}: groundtruth {truth.shape} and photo differ in size")
+        size = save_photo(photo, writer.images / f"{image_id}.jpg", scale)
         mapped = scale_labels(lut[truth], size)
         writer.add_label_map(image_id, mapped)
         for value in np.unique(truth):
             if labels[value] not in CCP_BODY and table.get(labels[value]) is None:
                 writer.unmapped[labels[value]] += 1
     writer.close()
-    tagged = _tagged(
-        src,
-        pixel,
-        labels,
-        table,
-        names,
-        Path(unlabelled) if unlabelled else out.with_name(out.name + "-unlabelled"),
-        scale,
-        progress,
-    )
-    return {"labelled": len(pixel), "unlabelled": tagged, "unmapped": dict(writer.unmapped)}
+    count = _tagged(src, tagged, labels, table, names, folder, scale, progress, problems)
+    problems.close()
+    return {"labelled": len(pixel), "unlabelled": count, "unmapped": dict(writer.unmapped)}
 
 
 def _lut(labels: list[str], table: dict[str, str | None]) -> np.ndarray:
@@ -135,20 +144,32 @@ def _lut(labels: list[str], table: dict[str, str | None]) -> np.ndarray:
     return lut
 
 
-def _tagged(src, pixel, labels, table, names, folder: Path, scale: float, progress: bool) -> int:
-    """Photos with image-level tags and no pixel labels -> ``images/`` and ``tags.csv``."""
+def _tagged_mats(src: Path, pixel: list[Path]) -> list[Path]:
+    """The image-level files of photos without pixel labels."""
     done = {m.stem for m in pixel}
-    mats = [
-        m for m in sorted((src / "annotations" / "image-level").glob("*.mat")) if m.stem not in done
-    ]
+    mats = sorted((src / "annotations" / "image-level").glob("*.mat"))
+    return [m for m in mats if m.stem not in done]
+
+
+def _tagged(
+    src, mats, labels, table, names, folder: Path, scale: float, progress: bool, problems
+) -> int:
+    """Photos with image-level tags and no pixel labels -> ``images/`` and ``tags.csv``."""
     if not mats:
         return 0
     (folder / "images").mkdir(parents=True, exist_ok=True)
     rows, unmapped = [], Counter()
     for mat in tqdm(mats, desc="ccp tagged", unit="photo", disable=not progress):
-        tags = np.asarray(_loadmat(mat, "tags")).ravel().astype(int)
-        if tags.size and (tags.min() < 0 or tags.max() >= len(labels)):
-            raise DataFormatError(f"{mat}: tag {tags.max()} beyond label_list's {len(labels)}")
+        try:
+            tags = np.asarray(_loadmat(mat, "tags")).ravel()
+            tags = (
+                label_values(tags.reshape(1, -1), len(labels), f"{mat}: tags")[0]
+                if tags.size
+                else tags.astype(int)
+            )
+        except SchemaError as e:
+            problems.add(Skipped(mat.name, str(e).removeprefix(f"{mat}: ")))
+            continue
         image_id = f"ccp{mat.stem}"
         width, height = save_photo(
             _need(src / "photos" / f"{mat.stem}.jpg"), folder / "images" / f"{image_id}.jpg", scale

@@ -7,20 +7,26 @@ data sets to the Kaggle layout, categories mapped by the tables of ``mappings.py
   with ``category_id`` and ``segmentation`` polygons); sleeve lengths become attributes.
 - LIP, ATR, CIHP: the mask-folder layout, ``images/<stem>.jpg`` and ``masks/<stem>.png``
   holding the data set's label values; body labels become background.
+
+Every source file passes the schema door (``data/schema/``) first. A bad item (an annotation,
+an item of a DeepFashion2 file, a label map) is named on stderr and left out with its photo,
+as the readers skip bad rows; ``strict`` stops at the first instead.
 """
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 from tqdm import tqdm
 
 from fashionseg.data.categories import fashionpedia
-from fashionseg.datasets.convert.layout import KaggleWriter, save_photo
+from fashionseg.data.schema.coco import read_coco
+from fashionseg.data.schema.door import SchemaError, Skipped, read_bytes, segmentation_problem
+from fashionseg.data.schema.labels import read_label_png
+from fashionseg.data.schema.sources import read_deepfashion2
+from fashionseg.datasets.convert.layout import KaggleWriter, Problems, plan_kaggle, save_photo
 from fashionseg.datasets.convert.mappings import (
     DEEPFASHION2,
     MODANET,
@@ -29,25 +35,21 @@ from fashionseg.datasets.convert.mappings import (
     PARSING_SETS,
 )
 from fashionseg.errors import DataFormatError
+from fashionseg.outputs import output_stems
 
 PHOTO_SUFFIXES = (".jpg", ".jpeg", ".png")
 
 
-def polygons_mask(segmentation, height: int, width: int, where: str) -> np.ndarray:
-    """COCO polygons (a list of [x0, y0, x1, y1, ...]) or a COCO RLE -> mask (H, W) bool."""
+def polygons_mask(polygons: list[list[float]], height: int, width: int) -> np.ndarray:
+    """Checked polygons (``segmentation_problem`` found none) -> mask (H, W) bool; polygons
+    of fewer than 3 points draw nothing."""
     from pycocotools import mask as cocomask
 
-    try:
-        if isinstance(segmentation, list):
-            polygons = [p for p in segmentation if len(p) >= 6]
-            if not polygons:
-                return np.zeros((height, width), dtype=bool)
-            rles = cocomask.frPyObjects(polygons, height, width)
-        else:
-            rles = [cocomask.frPyObjects(segmentation, height, width)]
-        return cocomask.decode(cocomask.merge(rles)).astype(bool)
-    except (TypeError, ValueError, KeyError, IndexError) as e:
-        raise DataFormatError(f"{where}: a segmentation that is not COCO polygons ({e})") from None
+    polygons = [p for p in polygons if len(p) >= 6]
+    if not polygons:
+        return np.zeros((height, width), dtype=bool)
+    rles = cocomask.frPyObjects(polygons, height, width)
+    return cocomask.decode(cocomask.merge(rles)).astype(bool)
 
 
 def _class(name: str) -> int:
@@ -59,87 +61,95 @@ def _attribute_ids(names: tuple[str, ...]) -> list[int]:
     return [by_name[n] for n in names]
 
 
-def _read_json(path: Path):
-    try:
-        return json.loads(path.read_text())
-    except (OSError, ValueError) as e:
-        raise DataFormatError(f"{path}: not readable JSON ({e})") from None
-
-
 def convert_modanet(
-    src: Path, out: Path, images: Path | None = None, progress: bool = True
+    src: Path,
+    out: Path,
+    images: Path | None = None,
+    progress: bool = True,
+    strict: bool = False,
+    overwrite: bool = False,
 ) -> dict:
     """A ModaNet JSON (or a folder holding one) and its photos -> the Kaggle layout."""
     src = Path(src)
     files = [src] if src.is_file() else sorted(src.glob("*.json"))
     if len(files) != 1:
         raise DataFormatError(f"{src}: expected one ModaNet JSON, found {len(files)}")
-    data = _read_json(files[0])
-    for key in ("images", "annotations"):
-        if key not in data:
-            raise DataFormatError(f"{files[0]}: no {key!r} key (not a COCO-style ModaNet file)")
+    where = str(files[0])
+    coco = read_coco(read_bytes(files[0]), where, known_categories=False)
+    problems = Problems(where, strict)
+    problems.extend(coco.skipped)
     folder = Path(images) if images else _photo_folder(files[0].parent)
-    by_image: dict[int, list[dict]] = {}
-    for k, a in enumerate(data["annotations"]):
-        try:
-            by_image.setdefault(a["image_id"], []).append(a)
-        except (KeyError, TypeError):
-            raise DataFormatError(f"{files[0]}: annotations[{k}] has no image_id") from None
+    # Photos of one name in two folders (x/a.jpg, y/a.jpg) get distinct ImageIds.
+    ids = output_stems([Path(i.file_name) for i in coco.images])
+    plan_kaggle(out, [src, folder], ids, overwrite)
     writer = KaggleWriter(out)
-    for image in tqdm(data["images"], desc="modanet", unit="photo", disable=not progress):
-        try:
-            name, height, width = image["file_name"], int(image["height"]), int(image["width"])
-        except (KeyError, TypeError, ValueError):
-            raise DataFormatError(
-                f"{files[0]}: image {image.get('id')} lacks file_name/height/width"
-            ) from None
-        image_id = Path(name).stem
-        save_photo(_photo(folder / name), writer.images / f"{image_id}.jpg")
-        for a in by_image.get(image["id"], []):
-            category = MODANET.get(a.get("category_id"))
+    todo = zip(coco.images, ids)
+    for image, image_id in tqdm(todo, total=len(ids), desc="modanet", unit="photo", disable=not progress):  # fmt: skip
+        if image.id in coco.bad_images:
+            continue
+        photo = _inside(folder, image.file_name)
+        if photo is None:
+            problems.add(
+                Skipped(f"image {image.id}", f"file_name {image.file_name!r} leaves {folder}")
+            )
+            continue
+        save_photo(_photo(photo), writer.images / f"{image_id}.jpg")
+        for a in coco.annotations.get(image.id, []):
+            category = MODANET.get(a.category_id)
             if category is None:
-                writer.unmapped[f"category {a.get('category_id')}"] += 1
+                writer.unmapped[f"category {a.category_id}"] += 1
                 continue
-            where = f"{files[0]}: annotation {a.get('id')}"
-            mask = polygons_mask(a.get("segmentation"), height, width, where)
+            mask = polygons_mask(a.segmentation, image.height, image.width)
             writer.add_instance(image_id, mask, _class(category[1]))
     writer.close()
-    return {
-        "photos": len(data["images"]),
-        "instances": len(writer.rows),
-        "unmapped": dict(writer.unmapped),
-    }
+    problems.close()
+    return {"photos": len(ids), "instances": len(writer.rows), "unmapped": dict(writer.unmapped)}
 
 
-def convert_deepfashion2(src: Path, out: Path, progress: bool = True) -> dict:
+def convert_deepfashion2(
+    src: Path, out: Path, progress: bool = True, strict: bool = False, overwrite: bool = False
+) -> dict:
     """DeepFashion2's ``image/`` and ``annos/`` -> the Kaggle layout, with sleeve lengths as
     attributes."""
     src = Path(src)
     annos = sorted((src / "annos").glob("*.json"))
     if not annos:
         raise DataFormatError(f"{src}: no annos/*.json (not DeepFashion2's layout)")
+    plan_kaggle(out, [src], [p.stem for p in annos], overwrite)
     writer = KaggleWriter(out)
+    problems = Problems(str(src / "annos"), strict)
     for path in tqdm(annos, desc="deepfashion2", unit="photo", disable=not progress):
-        doc = _read_json(path)
+        items, skipped = read_deepfashion2(read_bytes(path), str(path))
         photo = _photo(src / "image" / f"{path.stem}.jpg")
+        if skipped:
+            problems.add(Skipped(path.name, f"{skipped[0]}; the photo is left out"))
+            continue
         width, height = save_photo(photo, writer.images / f"{path.stem}.jpg")
-        items = sorted((k for k in doc if k.startswith("item")), key=lambda k: int(k[4:] or 0))
-        for key in items:
-            item = doc[key]
-            try:
-                category = DEEPFASHION2.get(int(item["category_id"]))
-            except (KeyError, TypeError, ValueError):
-                raise DataFormatError(f"{path}: {key} has no category_id") from None
+        for key, item in items:
+            category = DEEPFASHION2.get(item.category_id)
             if category is None:
-                writer.unmapped[f"category {item['category_id']}"] += 1
+                writer.unmapped[f"category {item.category_id}"] += 1
                 continue
-            mask = polygons_mask(item.get("segmentation"), height, width, f"{path}: {key}")
+            polygons = [p for p in item.segmentation if len(p) >= 6]
+            reason = segmentation_problem(polygons, height, width) if polygons else None
+            if reason:
+                problems.add(Skipped(f"{path.name}: {key}", reason))
+                continue
+            mask = polygons_mask(polygons, height, width)
             writer.add_instance(path.stem, mask, _class(category[1]), _attribute_ids(category[2]))
     writer.close()
+    problems.close()
     return {"photos": len(annos), "instances": len(writer.rows), "unmapped": dict(writer.unmapped)}
 
 
-def convert_parsing(name: str, src: Path, out: Path, progress: bool = True) -> dict:
+def convert_parsing(
+    name: str,
+    src: Path,
+    out: Path,
+    progress: bool = True,
+    strict: bool = False,
+    overwrite: bool = False,
+) -> dict:
     """LIP, ATR or CIHP label maps (``images/``, ``masks/``) -> the Kaggle layout."""
     src = Path(src)
     labels = PARSING_SETS[name]
@@ -151,20 +161,20 @@ def convert_parsing(name: str, src: Path, out: Path, progress: bool = True) -> d
     for value, label in enumerate(labels):
         if PARSING.get(label):
             lut[value] = names.index(PARSING[label])
+    plan_kaggle(out, [src], [p.stem for p in masks], overwrite)
     writer = KaggleWriter(out)
+    problems = Problems(str(src / "masks"), strict)
     seen: Counter = Counter()
     for path in tqdm(masks, desc=name, unit="photo", disable=not progress):
         photo = next((src / "images" / f"{path.stem}{s}" for s in PHOTO_SUFFIXES
                       if (src / "images" / f"{path.stem}{s}").is_file()), None)  # fmt: skip
         if photo is None:
             raise DataFormatError(f"{path}: no photo images/{path.stem}.jpg beside it")
-        values = np.asarray(Image.open(path))
-        if values.ndim != 2:
-            raise DataFormatError(f"{path}: not a label map (shape {values.shape})")
-        if values.max() >= len(labels):
-            raise DataFormatError(
-                f"{path}: label {values.max()} beyond {name}'s {len(labels)} labels"
-            )
+        try:
+            values = read_label_png(path, len(labels))
+        except SchemaError as e:
+            problems.add(Skipped(path.name, str(e).removeprefix(f"{path}: ")))
+            continue
         size = save_photo(photo, writer.images / f"{path.stem}.jpg")
         if values.shape[::-1] != size:
             raise DataFormatError(f"{path}: {values.shape[::-1]} differs from its photo's {size}")
@@ -174,11 +184,20 @@ def convert_parsing(name: str, src: Path, out: Path, progress: bool = True) -> d
         if label not in PARSING_BODY and not PARSING.get(label):
             writer.unmapped[label] += n
     writer.close()
+    problems.close()
     return {"photos": len(masks), "instances": len(writer.rows), "unmapped": dict(writer.unmapped)}
 
 
 def _photo_folder(base: Path) -> Path:
     return base / "images" if (base / "images").is_dir() else base
+
+
+def _inside(folder: Path, name: str) -> Path | None:
+    """``folder / name`` when it stays inside ``folder`` (None for ``../x`` or ``/etc/x``)."""
+    if not name or "\0" in name:
+        return None
+    path = (folder / name).resolve()
+    return path if folder.resolve() in path.parents else None
 
 
 def _photo(path: Path) -> Path:

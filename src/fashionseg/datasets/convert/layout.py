@@ -15,9 +15,59 @@ from PIL import Image
 
 from fashionseg.data.categories import CategoryTable, fashionpedia
 from fashionseg.data.rle import rle_encode
+from fashionseg.data.schema.door import SchemaError, Skipped, report_skipped
 from fashionseg.files import atomic_open
+from fashionseg.outputs import OutputPlan
 
 JPEG_QUALITY = 88
+
+
+class Problems:
+    """The items a converter leaves out: named on stderr at the end (``close``), or, with
+    ``strict``, the first one stops the command."""
+
+    def __init__(self, where: str, strict: bool = False):
+        self.where = where
+        self.strict = strict
+        self.items: list[Skipped] = []
+
+    def add(self, item: Skipped) -> None:
+        if self.strict:
+            raise SchemaError(f"{self.where}: {item} (--strict)")
+        self.items.append(item)
+
+    def extend(self, items: list[Skipped]) -> None:
+        for item in items:
+            self.add(item)
+
+    def close(self) -> None:
+        report_skipped(self.items, self.where)
+
+
+def plan_kaggle(
+    out: Path,
+    inputs: list[Path],
+    ids: list[str],
+    overwrite: bool,
+    unlabelled: tuple[Path, list[str]] | None = None,
+) -> None:
+    """Declare and check all a converter writes before it writes (``outputs.OutputPlan``):
+    the Kaggle layout's photos, ``train.csv`` and ``label_descriptions.json`` in ``out``, and
+    the unlabelled layout's photos and ``tags.csv`` in ``unlabelled`` (a folder and its ids).
+    A folder of the user's (a data set that fashionseg did not write) is never replaced
+    without ``overwrite``."""
+    plan = OutputPlan(out, inputs, overwrite, "convert")
+    plan.add(out / "train.csv", "the annotation table")
+    plan.add(out / "label_descriptions.json", "the category table")
+    for image_id in ids:
+        plan.add(out / "train" / f"{image_id}.jpg", f"the photo {image_id}")
+    if unlabelled is not None:
+        folder, tagged = unlabelled
+        plan.add(folder / "tags.csv", "the unlabelled photos' tags", named=True)
+        for image_id in tagged:
+            plan.add(folder / "images" / f"{image_id}.jpg", f"the photo {image_id}", named=True)
+    plan.check()
+    plan.commit()
 
 
 def scaled_size(width: int, height: int, scale: float) -> tuple[int, int]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,13 +19,26 @@ from fashionseg.files import atomic_write, is_photo
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.machine import available_cores
-from fashionseg.outputs import ErrorLog, output_dir, output_file
+from fashionseg.outputs import (
+    ErrorLog,
+    OutputPlan,
+    output_dir,
+    output_file,
+    output_stems,
+)
 from fashionseg.use.predict.instances import coco_entries
 from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
 from fashionseg.use.predict.pipeline import run_pipeline, write_processes
 from fashionseg.use.predict.products import parse_only
 from fashionseg.use.predict.segmentation import Products
 from fashionseg.use.table import GarmentTable
+
+# The files each photo gets in the output folder: suffix after its stem, and what it is.
+PHOTO_FILES = (
+    (".png", "the label map"),
+    ("_overlay.jpg", "the overlay"),
+    (".json", "the prediction"),
+)
 
 
 def collect_photos(inputs: list[str | Path]) -> list[Path]:
@@ -43,34 +55,6 @@ def collect_photos(inputs: list[str | Path]) -> list[Path]:
     if not photos:
         raise FileNotFoundError(f"no photos found in {', '.join(map(str, inputs))}")
     return photos
-
-
-def safe_stem(path: Path) -> str:
-    """A photo's stem as an output name that stays inside the output folder and is not hidden:
-    leading dots become ``_`` (``...jpg`` has the stem ``..``), and an empty one is ``photo``."""
-    stem = path.stem
-    bare = stem.lstrip(".")
-    stem = "_" * (len(stem) - len(bare)) + bare
-    return "".join("_" if c in "/\\\0:" or ord(c) < 32 else c for c in stem) or "photo"
-
-
-def output_stems(photos: list[Path]) -> list[str]:
-    """A distinct output name per photo: its :func:`safe_stem`, with ``-2``, ``-3`` ... where
-    taken.
-
-    Names are compared without case, so outputs stay apart on case-insensitive disks too.
-    """
-    taken: set[str] = set()
-    tries: Counter[str] = Counter()
-    stems = []
-    for p in photos:
-        base = stem = safe_stem(p)
-        while stem.lower() in taken:
-            tries[base.lower()] += 1
-            stem = f"{base}-{tries[base.lower()] + 1}"
-        taken.add(stem.lower())
-        stems.append(stem)
-    return stems
 
 
 def segment(
@@ -112,6 +96,7 @@ def predict(
     min_area: float = DEFAULT_MIN_AREA,
     instances: bool = False,
     coco_results: str | Path | None = None,
+    overwrite: bool = False,
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
@@ -125,7 +110,8 @@ def predict(
     fragment rule (``inference/fragments.py``; 0: the model's label maps as they are);
     ``instances`` adds each photo's instances to its JSON (and makes the cut-outs and the
     Kaggle rows per instance); ``coco_results`` writes them in COCO's results format, which
-    ``fashionseg score`` reads.
+    ``fashionseg score`` reads. Every output is planned and checked first
+    (:func:`plan_outputs`); ``overwrite`` lets it replace files fashionseg did not write.
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``.
@@ -148,12 +134,12 @@ def predict(
     )
     all_photos = collect_photos(inputs)
     all_stems = output_stems(all_photos)
+    photos, stems, done = pending(all_photos, all_stems, Path(out), skip_existing)
     out = output_dir(out, inputs)
-    for extra in (kaggle_csv, table, coco_results):
-        if extra:
-            output_file(extra, all_photos)
+    plan_outputs(out, inputs, stems, products, overwrite, kaggle_csv, table, coco_results)
     with Sinks(kaggle_csv, table, coco_results) as sinks:
-        photos, stems = pending(all_photos, all_stems, out, skip_existing, sinks)
+        for stem, doc in done:
+            sinks.add(stem, doc)
         errors = ErrorLog(out, append=skip_existing)
         written = run_pipeline(
             predictor, photos, stems, out, products, errors, sinks.add,
@@ -164,6 +150,39 @@ def predict(
         )  # fmt: skip
         errors.close()
     return summary(len(all_photos), len(photos), written, errors, out)
+
+
+def plan_outputs(
+    out: Path | None,
+    inputs,
+    stems: list[str],
+    products: Products,
+    overwrite: bool,
+    kaggle_csv=None,
+    table=None,
+    coco_results=None,
+) -> None:
+    """Declare and check everything predict writes (``outputs.OutputPlan``): each photo's
+    files in ``out``, the error log and the named sinks; refused as a whole before any work
+    when two land on one path, one lands on an input, or one replaces a file of the user's."""
+    plan = OutputPlan(out, inputs, overwrite, "predict")
+    if out is not None:
+        plan.add(out / "errors.csv", "the error log")
+        for stem in stems:
+            for suffix, what in PHOTO_FILES:
+                plan.add(out / f"{stem}{suffix}", f"{what} of photo {stem!r}")
+            if products.cutouts:
+                plan.add(out / stem, f"the cut-outs of photo {stem!r}")
+    for path, flag in (
+        (kaggle_csv, "--kaggle-csv"),
+        (table, "--table"),
+        (coco_results, "--coco-results"),
+    ):
+        if path:
+            output_file(path)
+            plan.add(path, flag, named=True)
+    plan.check()
+    plan.commit()
 
 
 def summary(photos: int, todo: int, written: int, errors: ErrorLog, out) -> dict:
@@ -195,12 +214,14 @@ class Sinks:
         self.coco_results = coco_results
         self.coco: list[dict] = []
 
-    def add(self, photo: Path, doc: dict) -> None:
+    def add(self, stem: str, doc: dict) -> None:
+        """One photo's document, under its output stem (the key of its rows in every sink,
+        so two photos of one name in two folders keep their rows apart)."""
         if self.kaggle_csv:
             # One row per instance where the document lists them, else one per category.
-            self.kaggle[photo.stem] = doc.get("instances", doc["garments"])
+            self.kaggle[stem] = doc.get("instances", doc["garments"])
         if self.coco_results:
-            self.coco += coco_entries(doc, photo.stem)
+            self.coco += coco_entries(doc, stem)
         if self.table is not None:
             self.table.add(doc)
 
@@ -223,15 +244,17 @@ class Sinks:
             self.table.close()
 
 
-def pending(photos: list[Path], stems: list[str], out: Path, skip_existing: bool, sinks: Sinks):
-    """The photos still to do (all, unless ``skip_existing`` finds their JSON; those join the
-    Kaggle rows and the table from what they wrote)."""
-    todo, todo_stems = [], []
+def pending(
+    photos: list[Path], stems: list[str], out: Path | None, skip_existing: bool
+) -> tuple[list[Path], list[str], list[tuple[str, dict]]]:
+    """The photos still to do and their stems (all, unless ``skip_existing`` finds their
+    JSON), and the (stem, document) of those done before, for the sinks."""
+    todo, todo_stems, done = [], [], []
     for photo, stem in zip(photos, stems):
-        done = out / f"{stem}.json"
-        if skip_existing and done.is_file():
-            sinks.add(photo, json.loads(done.read_text()))
+        path = out / f"{stem}.json" if out is not None else None
+        if skip_existing and path is not None and path.is_file():
+            done.append((stem, json.loads(path.read_text())))
             continue
         todo.append(photo)
         todo_stems.append(stem)
-    return todo, todo_stems
+    return todo, todo_stems, done

@@ -58,7 +58,7 @@ def run_pipeline(
     out: Path,
     products: Products,
     errors: ErrorLog,
-    done: Callable[[Path, dict], None] | None,
+    done: Callable[[str, dict], None] | None,
     *,
     batch_size: int,
     tta: str | None,
@@ -67,7 +67,7 @@ def run_pipeline(
     auto_orient: bool,
 ) -> int:
     """The photos through the model on one thread pool (and the writes on ``processes``
-    processes when above 0); ``done(photo, doc)`` is called on this thread with each photo's
+    processes when above 0); ``done(stem, doc)`` is called on this thread with each photo's
     JSON document as it is written. Returns the photos written."""
     threads = torch.get_num_threads()
     if predictor.backend == "onnxruntime":
@@ -139,14 +139,16 @@ def _run_batches(
             )  # fmt: skip
             writes.append((k, job))
         while writes and (len(writes) > window or writes[0][1].done()):
-            written += _finish(*writes.popleft(), photos, errors, bar, done)
+            written += _finish(*writes.popleft(), photos, stems, errors, bar, done)
     while writes:
-        written += _finish(*writes.popleft(), photos, errors, bar, done)
+        written += _finish(*writes.popleft(), photos, stems, errors, bar, done)
     bar.close()
     return written
 
 
-def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, done) -> int:
+def _finish(
+    k: int, fut: Future, photos: list[Path], stems: list[str], errors: ErrorLog, bar, done
+) -> int:
     bar.update(1)
     try:
         doc = fut.result()
@@ -154,5 +156,5 @@ def _finish(k: int, fut: Future, photos: list[Path], errors: ErrorLog, bar, done
         errors.add(str(photos[k]), f"could not write its outputs: {e}")
         return 0
     if done is not None:
-        done(photos[k], doc)
+        done(stems[k], doc)
     return 1

@@ -26,8 +26,14 @@ import numpy as np
 from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
-from fashionseg.outputs import ErrorLog, output_dir, output_file
-from fashionseg.use.predict.folder import Sinks, collect_photos, output_stems, pending, summary
+from fashionseg.outputs import ErrorLog, output_dir, output_stems
+from fashionseg.use.predict.folder import (
+    Sinks,
+    collect_photos,
+    pending,
+    plan_outputs,
+    summary,
+)
 from fashionseg.use.predict.segmentation import Products
 
 
@@ -84,11 +90,12 @@ class _Worker:
         torch.set_num_threads(threads)
         # The model arrives through the object store (a reference inside a list: Ray then
         # keeps it for restarts without warning); its file name is part of its name.
-        self.tmp = tempfile.mkdtemp(prefix="fashionseg-ray-")
-        path = Path(self.tmp) / model_name
-        path.write_bytes(ray.get(model_bytes[0]))
         cutouts, feather = options.pop("cutouts"), options.pop("feather")
-        self.segmenter = Segmenter(path, threads=threads, **options)
+        # The model file lives only while it loads: an actor killed later leaves nothing.
+        with tempfile.TemporaryDirectory(prefix="fashionseg-ray-") as tmp:
+            path = Path(tmp) / model_name
+            path.write_bytes(ray.get(model_bytes[0]))
+            self.segmenter = Segmenter(path, threads=threads, **options)
         only, groups = self.segmenter.products.only, self.segmenter.products.groups
         self.products = Products(only, groups, cutouts, feather)
         self.out = Path(out) if out else None
@@ -136,6 +143,7 @@ def segment(
     auto_orient: bool = False,
     skip_existing: bool = False,
     min_area: float = DEFAULT_MIN_AREA,
+    overwrite: bool = False,
 ) -> dict:
     """Segment photos on Ray: the per-photo files of ``predict`` in ``out`` and/or the
     catalogue table ``table``.
@@ -162,10 +170,12 @@ def segment(
         raise FileNotFoundError("no photos to segment")
     local = [Path(s) for s in sources if not is_uri(s)]
     out = output_dir(out, local) if out is not None else None
-    if table:
-        output_file(table, local)
+    todo_sources, todo_stems, done = _todo(sources, out, skip_existing)
+    products = Products(None, groups, cutouts, feather)
+    plan_outputs(out, local, todo_stems, products, overwrite, table=table)
     with Sinks(None, table) as sinks:
-        todo_sources, todo_stems = _todo(sources, out, skip_existing, sinks)
+        for stem, doc in done:
+            sinks.add(stem, doc)
         errors = ErrorLog(out or Path(table).parent, append=skip_existing)
         written = _run(
             ray, todo_sources, todo_stems, model, out, sinks, errors, address=address,
@@ -196,14 +206,13 @@ def _model(model: str | Path | None, only: str | None, groups: bool) -> Path:
     return model
 
 
-def _todo(sources: list[str], out: Path | None, skip_existing: bool, sinks: Sinks):
-    """The sources still to do and their output names (``pending``'s rule, as predict)."""
+def _todo(sources: list[str], out: Path | None, skip_existing: bool):
+    """The sources still to do, their output names, and the documents of those done before
+    (``pending``'s rule, as predict)."""
     stems = output_stems([Path(s) for s in sources])
-    if out is None:
-        return sources, stems
-    todo, todo_stems = pending([Path(s) for s in sources], stems, out, skip_existing, sinks)
+    todo, todo_stems, done = pending([Path(s) for s in sources], stems, out, skip_existing)
     by_path = {str(Path(s)): s for s in sources}
-    return [by_path[str(p)] for p in todo], todo_stems
+    return [by_path[str(p)] for p in todo], todo_stems, done
 
 
 def _run(
@@ -248,7 +257,7 @@ def _run(
             if error:
                 errors.add(sources[int(i)], str(error))
             else:
-                sinks.add(Path(sources[int(i)]), json.loads(str(doc)))
+                sinks.add(stems[int(i)], json.loads(str(doc)))
                 written += 1
     bar.close()
     missing = len(rows) - len(seen)
