@@ -12,13 +12,17 @@ class FileServer:
 
     ``faults[name]`` is a list of one-shot faults, used up in order by GETs: ``("drop", n)``
     sends n bytes then closes, ``("status", code)`` answers code, ``("corrupt", None)`` serves
-    the bytes with one flipped, ``("no-range", None)`` ignores Range and sends it all (200).
+    the bytes with one flipped, ``("no-range", None)`` ignores Range and sends it all (200),
+    ``("overlong", n)`` sends n bytes more than the file without a Content-Length (streamed to
+    the close, as a broken or hostile server may). ``head_faults[name]`` are one-shot statuses
+    of HEADs.
     ``log`` holds (method, name, Range header) of every request.
     """
 
     def __init__(self):
         self.files: dict[str, bytes] = {}
         self.faults: dict[str, list] = {}
+        self.head_faults: dict[str, list] = {}
         self.log: list[tuple[str, str, str | None]] = []
         server = self
 
@@ -31,6 +35,8 @@ class FileServer:
                 server.log.append(("HEAD", name, None))
                 if name not in server.files:
                     return self.send_error(404)
+                if server.head_faults.get(name):
+                    return self.send_error(server.head_faults[name].pop(0))
                 self.send_response(200)
                 self.send_header("Content-Length", str(len(server.files[name])))
                 self.send_header("Accept-Ranges", "bytes")
@@ -47,6 +53,13 @@ class FileServer:
                 kind, arg = fault or (None, None)
                 if kind == "status":
                     return self.send_error(arg)
+                if kind == "overlong":
+                    self.send_response(200)
+                    self.send_header("Connection", "close")
+                    self.end_headers()
+                    self.wfile.write(data + b"x" * arg)
+                    self.close_connection = True
+                    return
                 if kind == "corrupt":
                     data = data[:-40] + bytes([data[-40] ^ 0xFF]) + data[-39:]
                 start = 0

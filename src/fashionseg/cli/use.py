@@ -107,9 +107,15 @@ def cmd_serve(args) -> None:
         max_pixels=args.max_pixels,
         max_batch=args.max_batch,
         min_area=args.min_area,
+        allowed_hosts=limits.allowed_hosts(args.host, args.allowed_host),
     )
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
+    if args.host not in limits.LOOPBACK:
         print(f"serving on {args.host}: reachable from other machines", file=sys.stderr)
+        if not args.allowed_host:
+            print(
+                "name the server's public host with --allowed-host to refuse others",
+                file=sys.stderr,
+            )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
 
 
@@ -289,6 +295,12 @@ def _add_analyze_export_serve(sub) -> None:
     )
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8000)
+    p.add_argument(
+        "--allowed-host",
+        action="append",
+        metavar="NAME",
+        help="a Host header to answer (repeatable; default: the host it binds; others get 400)",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--max-mb", type=float, default=limits.MAX_BYTES / 1e6, help="upload size limit (413 above)"

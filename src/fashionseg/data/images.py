@@ -271,6 +271,34 @@ class PixelLimitError(DataError):
     """A photo with more pixels than allowed."""
 
 
+def memory_photo(photo, name: str) -> Image.Image:
+    """An in-memory photo (a PIL image or an (H, W, 3) uint8 array, as the Python API takes
+    them) checked at the door and made 8-bit RGB, as a file of it would be: decoded now (a
+    truncated image is a :class:`DataError`, not a bare OSError later), at least one pixel,
+    16- and 32-bit greyscale scaled rather than clipped to white.
+
+    Raises:
+        DataError: naming ``name`` and the problem.
+    """
+    if isinstance(photo, np.ndarray):
+        if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
+            raise DataError(
+                f"{name}: an array must be (H, W, 3) uint8, not {photo.shape} {photo.dtype}"
+            )
+        if photo.shape[0] == 0 or photo.shape[1] == 0:
+            raise DataError(f"{name}: an array of {photo.shape[0]}x{photo.shape[1]} pixels")
+        photo = Image.fromarray(photo)
+    elif not isinstance(photo, Image.Image):
+        raise DataError(f"{name}: not a path, PIL image or array ({type(photo).__name__})")
+    if photo.width == 0 or photo.height == 0:
+        raise DataError(f"{name}: an image of {photo.width}x{photo.height} pixels")
+    try:
+        photo.load()
+        return to_rgb(photo)
+    except (OSError, SyntaxError, ValueError) as e:
+        raise DataError(f"{name}: unreadable or truncated image ({str(e)[:80]})") from None
+
+
 def photo_canvas(
     source: Image.Image | Path | bytes,
     out_h: int,

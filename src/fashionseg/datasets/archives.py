@@ -13,7 +13,11 @@ import zipfile
 from datetime import datetime, timezone
 from pathlib import Path
 
-from fashionseg.errors import FashionsegError
+import msgspec
+
+from fashionseg.data.schema.door import SchemaError, Skipped
+from fashionseg.data.schema.manifest import ManifestEntry, read_manifest
+from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.files import atomic_write
 
 MANIFEST = "manifest.json"
@@ -63,62 +67,95 @@ def move_aside(path: Path) -> Path:
     return target
 
 
-def extract(archive: Path, into: Path) -> None:
-    """Unpack a ZIP into ``into``; members that would land outside it are refused.
+# An archive may unpack to this much more than the catalogue says before it is refused
+# (catalogue sizes are rounded; a new release may grow a little).
+SLACK = 1.25
+
+
+def extract(archive: Path, into: Path, expected: int | None = None) -> None:
+    """Unpack a ZIP into ``into``, after checking what its members declare: none may land
+    outside ``into``, and their sizes together must fit on the disk and, where the catalogue
+    gives ``expected`` (bytes), stay within :data:`SLACK` times it. Python's reader stops each
+    member at its declared size, so a member cannot write past what was checked.
 
     A single top folder shared by every member is kept (``clothing-co-parsing-master/``).
+
+    Raises:
+        IntegrityError: a member leaving the folder, or sizes past the catalogue's.
+        UsageError: too little free space for the declared sizes.
     """
     into.mkdir(parents=True, exist_ok=True)
     root = into.resolve()
     with zipfile.ZipFile(archive) as z:
-        for member in z.infolist():
+        members = z.infolist()
+        for member in members:
             target = (into / member.filename).resolve()
             if root != target and root not in target.parents:
                 raise IntegrityError(f"{archive.name}: member {member.filename} leaves the folder")
+        declared = sum(m.file_size for m in members)
+        if expected and declared > SLACK * expected:
+            raise IntegrityError(
+                f"{archive.name}: its members declare {declared} bytes, far more than the "
+                f"{expected} the catalogue gives; not unpacked"
+            )
+        free = free_bytes(into)
+        if declared > free:
+            raise UsageError(
+                f"{archive.name}: unpacks to {declared} bytes but {into} has {free} free; "
+                "free some space and run again"
+            )
         z.extractall(into)
 
 
 class Manifest:
-    """``DIR/manifest.json``: per file, its source, size, SHA-256 and when it was checked."""
+    """``DIR/manifest.json``: per file, its source, size, SHA-256 and when it was checked.
+
+    Read through the schema door (``data/schema/manifest.py``): an entry edited into
+    something else (no size, a size of the wrong type) is listed in ``bad`` and its file is
+    fetched anew by ``download`` and reported by ``--verify``.
+    """
 
     def __init__(self, folder: Path):
         self.path = folder / MANIFEST
-        self.files: dict[str, dict] = {}
+        self.files: dict[str, ManifestEntry] = {}
+        self.bad: list[Skipped] = []
         if self.path.exists():
             try:
-                self.files = json.loads(self.path.read_text())["files"]
-            except (ValueError, KeyError, TypeError) as e:
-                raise IntegrityError(f"{self.path}: not a fashionseg manifest ({e})") from None
+                self.files, self.bad = read_manifest(self.path.read_bytes(), str(self.path))
+            except SchemaError as e:
+                raise IntegrityError(f"not a fashionseg manifest: {e}") from None
 
     def done(self, name: str, path: Path) -> bool:
         """Downloaded and checked before, and still the size it was."""
         entry = self.files.get(name)
-        return bool(entry) and path.is_file() and path.stat().st_size == entry["size"]
+        return entry is not None and path.is_file() and path.stat().st_size == entry.size
 
     def record(self, name: str, path: Path, url: str, extracted: bool = False) -> None:
-        self.files[name] = {
-            "url": url,
-            "size": path.stat().st_size,
-            "sha256": sha256(path),
-            "extracted": extracted,
-            "checked": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
+        self.files[name] = ManifestEntry(
+            url=url,
+            size=path.stat().st_size,
+            sha256=sha256(path),
+            extracted=extracted,
+            checked=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        )
+        self.bad = [b for b in self.bad if b.item != name]
         self.save()
 
     def save(self) -> None:
-        atomic_write(self.path, json.dumps({"files": self.files}, indent=1))
+        files = {name: msgspec.structs.asdict(entry) for name, entry in self.files.items()}
+        atomic_write(self.path, json.dumps({"files": files}, indent=1))
 
     def verify(self, folder: Path) -> list[str]:
         """Every recorded file against its size and SHA-256; returns the problems, one line
         each (empty when all hold)."""
-        problems = []
+        problems = [str(b) for b in self.bad]
         for name, entry in sorted(self.files.items()):
             path = folder / name
             if not path.is_file():
                 problems.append(f"{name}: missing")
-            elif path.stat().st_size != entry["size"]:
-                problems.append(f"{name}: {path.stat().st_size} bytes, recorded {entry['size']}")
-            elif sha256(path) != entry["sha256"]:
+            elif path.stat().st_size != entry.size:
+                problems.append(f"{name}: {path.stat().st_size} bytes, recorded {entry.size}")
+            elif sha256(path) != entry.sha256:
                 problems.append(f"{name}: SHA-256 differs from the one recorded")
         return problems
 

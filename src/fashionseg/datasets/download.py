@@ -105,7 +105,7 @@ def _one(f: File, url: str, size: int | None, folder: Path, manifest: Manifest, 
         ) from None
     if f.extract:
         print(f"unpacking {f.name} ...", file=sys.stderr)
-        extract(path, folder / f.extract)
+        extract(path, folder / f.extract, expected=f.extracted_size or None)
     manifest.record(f.name, path, url, extracted=bool(f.extract))
 
 
@@ -128,7 +128,7 @@ def verify(name: str, out: str | Path) -> list[str]:
     d = dataset(name)
     folder = Path(out) / d.name
     manifest = Manifest(folder)
-    if not manifest.files:
+    if not manifest.files and not manifest.bad:
         raise UsageError(f"{folder}: no {d.name} download to verify (no manifest.json)")
     problems = manifest.verify(folder)
     keys = {f.name: f.keys for f in d.files}

@@ -6,6 +6,7 @@ Only the standard library's ``urllib``: a download must not need more than fashi
 
 from __future__ import annotations
 
+import errno
 import os
 import socket
 import sys
@@ -33,20 +34,28 @@ def part_path(dest: Path) -> Path:
     return dest.with_name(dest.name + ".part")
 
 
-def remote_size(url: str, timeout: float = TIMEOUT) -> int | None:
-    """The file's size from a HEAD request (None when the server does not say)."""
+def remote_size(
+    url: str, timeout: float = TIMEOUT, retries: int = RETRIES, backoff: float = BACKOFF
+) -> int | None:
+    """The file's size from a HEAD request (None when the server does not say); transient
+    failures (5xx, 429, a dropped connection) are retried as the GET's are."""
     request = urllib.request.Request(url, method="HEAD")
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as answer:
-            length = answer.headers.get("Content-Length")
-            return int(length) if length and length.isdigit() else None
-    except urllib.error.HTTPError as e:
-        if e.code in (403, 405, 501):  # some hosts refuse HEAD but serve GET
-            return None
-        raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
-    except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException) as e:
-        hint = " (no network, or the host is down?)" if _unreachable(e) else ""
-        raise DownloadError(f"{url}: {_reason(e)}{hint}") from None
+    for attempt in range(retries + 1):
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as answer:
+                length = answer.headers.get("Content-Length")
+                return int(length) if length and length.isdigit() else None
+        except urllib.error.HTTPError as e:
+            if e.code in (403, 405, 501):  # some hosts refuse HEAD but serve GET
+                return None
+            if e.code not in TRANSIENT_STATUS or attempt == retries:
+                raise DownloadError(f"{url}: HTTP {e.code} {e.reason}") from None
+        except (TimeoutError, urllib.error.URLError, ConnectionError, HTTPException) as e:
+            if _unreachable(e) or attempt == retries:
+                hint = " (no network, or the host is down?)" if _unreachable(e) else ""
+                raise DownloadError(f"{url}: {_reason(e)}{hint}") from None
+        time.sleep(backoff * 2**attempt)
+    return None  # pragma: no cover - the loop returns or raises
 
 
 def fetch(
@@ -88,7 +97,7 @@ def fetch(
             if size is not None and have == size:
                 break
             try:
-                total = _get(url, part, have, timeout, bar)
+                total = _get(url, part, have, timeout, bar, size)
                 if size is None:
                     size = total
                 if size is None or part.stat().st_size >= size:
@@ -115,8 +124,12 @@ class _Transient(Exception):
     """A failure worth another try."""
 
 
-def _get(url: str, part: Path, have: int, timeout: float, bar) -> int | None:
-    """One GET from byte ``have`` on, appended to ``part``; returns the file's total size."""
+def _get(
+    url: str, part: Path, have: int, timeout: float, bar, size: int | None = None
+) -> int | None:
+    """One GET from byte ``have`` on, appended to ``part``; returns the file's total size.
+    At most the announced size is read: the GET's own (Content-Range or Content-Length), else
+    ``size`` (the HEAD's)."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         answer = urllib.request.urlopen(request, timeout=timeout)
@@ -135,14 +148,37 @@ def _get(url: str, part: Path, have: int, timeout: float, bar) -> int | None:
         mode = "ab" if answer.status == 206 else "wb"  # 200: the server ignored Range
         if mode == "wb":
             bar.reset(total)
+            have = 0
+        # Never more than the server announced: a body that runs on is refused, not stored.
+        announced = total if total is not None else size
+        left = None if announced is None else announced - have
         with open(part, mode) as f:
             try:
-                while chunk := answer.read(CHUNK):
-                    f.write(chunk)
+                while chunk := answer.read(CHUNK if left is None else min(CHUNK, left + 1)):
+                    if left is not None:
+                        left -= len(chunk)
+                        if left < 0:
+                            raise DownloadError(
+                                f"{url}: the server sent more than the {announced} bytes it announced"
+                            )
+                    _write(f, chunk, part)
                     bar.update(len(chunk))
             except (TimeoutError, ConnectionError, HTTPException, OSError) as e:
                 raise _Transient(_reason(e)) from None
     return total
+
+
+def _write(f, chunk: bytes, part: Path) -> None:
+    """Append a chunk; a full disk is final (retrying cannot help), named with what is kept."""
+    try:
+        f.write(chunk)
+    except OSError as e:
+        if e.errno != errno.ENOSPC:
+            raise
+        raise DownloadError(
+            f"{part}: no space left on the disk; {part.stat().st_size} bytes are kept there, "
+            "free some space and run the command again to continue"
+        ) from None
 
 
 def _total(answer, have: int) -> int | None:

@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from fashionseg.data.categories import NUM_GARMENTS
+from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import DataFormatError
 from fashionseg.outputs import ErrorLog, output_dir
 from fashionseg.use.instance_stats import collection_instances
@@ -35,13 +36,9 @@ def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
     docs, bad = [], []
     for f in files:
         try:
-            doc = json.loads(f.read_text())
-            garments = doc["garments"]
-            for g in garments:
-                g["class_id"], g["name"], g["area_fraction"]  # noqa: B018  (required keys)
-            docs.append(doc)
-        except (ValueError, KeyError, TypeError) as e:
-            bad.append((f.name, f"not a prediction JSON ({type(e).__name__}: {str(e)[:60]})"))
+            docs.append(read_prediction(f.read_bytes(), f.name))
+        except (SchemaError, OSError) as e:
+            bad.append((f.name, f"not a prediction JSON ({str(e).removeprefix(f'{f.name}: ')})"))
     return docs, bad
 
 
@@ -71,7 +68,7 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
             ids[name] = int(g["class_id"])
             area.setdefault(name, []).append(float(g["area_fraction"]))
             colour = g.get("color") or {}
-            if "name" in colour:
+            if colour.get("name"):
                 colours.setdefault(name, Counter())[colour["name"]] += 1
                 hexes.setdefault(colour["name"], colour.get("hex", "#888888"))
         present.append(names)

@@ -11,26 +11,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from fashionseg.data.schema.table import COLUMNS, arrow_schema, checked_table
 from fashionseg.errors import DataFormatError
 from fashionseg.files import temp_path
 
 ROWS_PER_GROUP = 4096  # garments buffered before a row group is written
-
-
-# The table's columns and their Arrow types, in order.
-FIELDS = [
-    ("path", "string"), ("width", "int32"), ("height", "int32"), ("class_id", "int16"),
-    ("name", "string"), ("area_fraction", "float64"), ("x0", "int32"), ("y0", "int32"),
-    ("x1", "int32"), ("y1", "int32"), ("color_name", "string"), ("color_hex", "string"),
-    ("rle", "large_string"), ("model", "string"),
-]  # fmt: skip
-COLUMNS = [name for name, _ in FIELDS]
-
-
-def _schema():
-    import pyarrow as pa
-
-    return pa.schema([(name, getattr(pa, kind)()) for name, kind in FIELDS])
 
 
 def rows_of(doc: dict) -> list[dict]:
@@ -77,7 +62,7 @@ class GarmentTable:
         self.path = Path(path)
         self.tmp = temp_path(self.path)
         self.rows_per_group = rows_per_group
-        self.schema = _schema()
+        self.schema = arrow_schema()
         self.writer = pq.ParquetWriter(self.tmp, self.schema, compression="zstd")
         self.buffer: list[dict] = []
         self.photos = 0
@@ -125,6 +110,7 @@ def read_docs(path: str | Path) -> list[dict]:
         table = pq.read_table(path, columns=[c for c in COLUMNS if c != "rle"])
     except (OSError, ValueError, KeyError) as e:
         raise DataFormatError(f"{path}: not a fashionseg catalogue table ({e})") from None
+    table = checked_table(table, str(path))
     docs: dict[str, dict] = {}
     for r in table.to_pylist():
         doc = docs.setdefault(

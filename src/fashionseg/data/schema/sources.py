@@ -8,7 +8,7 @@ import re
 
 import msgspec
 
-from fashionseg.data.schema.door import SchemaError, Skipped, why, decode
+from fashionseg.data.schema.door import SchemaError, Skipped, decode, why
 from fashionseg.data.schema.types import Coordinate, Id
 
 ITEM = re.compile(r"item([1-9][0-9]{0,3})")

@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import UsageError
 from fashionseg.files import atomic_write, is_photo
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
@@ -253,8 +254,11 @@ def pending(
     for photo, stem in zip(photos, stems):
         path = out / f"{stem}.json" if out is not None else None
         if skip_existing and path is not None and path.is_file():
-            done.append((stem, json.loads(path.read_text())))
-            continue
+            try:
+                done.append((stem, read_prediction(path.read_bytes(), str(path))))
+                continue
+            except SchemaError as e:  # a damaged document: the photo is done again
+                print(f"{e}; predicting {photo} again", file=sys.stderr)
         todo.append(photo)
         todo_stems.append(stem)
     return todo, todo_stems, done

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from fashionseg.data.groups import GROUP_NAMES
-from fashionseg.data.images import DataError
+from fashionseg.data.images import memory_photo
 from fashionseg.errors import UsageError
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
@@ -131,14 +131,6 @@ class Segmenter:
             source = photo if isinstance(photo, bytes) else Path(photo)
             image, canvas = self.predictor.photo_and_canvas(source, self.auto_orient)
             return image, canvas, name or (f"photo {k}" if isinstance(photo, bytes) else str(photo))
-        if isinstance(photo, np.ndarray):
-            if photo.dtype != np.uint8 or photo.ndim != 3 or photo.shape[2] != 3:
-                raise DataError(
-                    f"photo {k}: an array must be (H, W, 3) uint8, not {photo.shape} {photo.dtype}"
-                )
-            photo = Image.fromarray(photo)
-        elif not isinstance(photo, Image.Image):
-            raise DataError(f"photo {k}: not a path, PIL image or array ({type(photo).__name__})")
-        rgb = photo if photo.mode == "RGB" else photo.convert("RGB")
         name = name or getattr(photo, "filename", "") or f"photo {k}"
+        rgb = memory_photo(photo, str(name))
         return rgb, self.predictor.canvas(rgb), str(name)

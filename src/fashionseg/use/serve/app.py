@@ -17,6 +17,7 @@ from fastapi import FastAPI, File, HTTPException, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse
 from PIL import Image
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
@@ -156,6 +157,7 @@ def create_app(
     auto_orient: bool = True,
     pixel_budget: int = 0,
     min_area: float = DEFAULT_MIN_AREA,
+    allowed_hosts: list[str] | None = None,
 ) -> FastAPI:
     """Build the app around one model file (``.pt`` or ``.onnx``).
 
@@ -169,6 +171,8 @@ def create_app(
         pixel_budget: photo pixels in decoding and summarising at once (0: ``max_pixels``),
             which bounds the server's memory under a burst of large uploads.
         min_area: predict's fragment rule (``--min-area``).
+        allowed_hosts: the ``Host`` headers answered (others get 400), so that a web page
+            whose name is rebound to this machine cannot use the server; None: any.
     """
     predictor = Predictor(model, device, min_area=min_area)
     batcher = Batcher(predictor, max_batch=max_batch)
@@ -221,6 +225,8 @@ def create_app(
             await budget.release(held)
 
     app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
     app.state.predictor = predictor
     app.state.batcher = batcher
     app.state.budget = budget
