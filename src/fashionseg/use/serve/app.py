@@ -148,6 +148,13 @@ def _status_for_bad_photos():
 INSTANCES = Products(instances=True)
 
 
+def _guard(app: FastAPI, max_bytes: int, allowed_hosts: list[str] | None) -> None:
+    """The checks before any route: the body's size, and the Host header when limited."""
+    app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
+    if allowed_hosts is not None:
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+
+
 def create_app(
     model: str,
     device: str = "auto",
@@ -224,10 +231,6 @@ def create_app(
         finally:
             await budget.release(held)
 
-    app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
-    if allowed_hosts is not None:
-        app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
-    app.state.predictor = predictor
-    app.state.batcher = batcher
-    app.state.budget = budget
+    _guard(app, max_bytes, allowed_hosts)
+    app.state.predictor, app.state.batcher, app.state.budget = predictor, batcher, budget
     return app
