@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -46,6 +47,8 @@ def test_ray_predict_survives_a_killed_worker_and_equals_local_predict(tmp_path)
     (photos / "broken.jpg").write_bytes(b"not a photo")
     out, table = tmp_path / "ray", tmp_path / "garments.parquet"
     env = dict(os.environ, RAY_ADDRESS="", PYTHONWARNINGS="ignore")
+    temp = Path(tempfile.gettempdir())
+    copies_before = set(temp.glob("fashionseg-ray-*"))
     job = subprocess.Popen(
         [FASHIONSEG, "predict", photos, "--out", out, "--table", table, "--batch-size", "2",
          "--ray", "--actors", "2"],
@@ -64,6 +67,9 @@ def test_ray_predict_survives_a_killed_worker_and_equals_local_predict(tmp_path)
     assert job.returncode == 0, stderr[-1500:]
     assert killed is not None, "the job ended before a worker could be killed"
     assert "80 of 81 photos segmented" in stdout
+    # Each actor's copy of the model lives only while it loads (the fourth round's finding:
+    # one 5 MB folder per actor was left behind, the killed one's too).
+    assert set(temp.glob("fashionseg-ray-*")) == copies_before
     local = tmp_path / "local"
     assert main(["predict", str(photos), "--out", str(local)]) == 0
     docs = sorted(p.name for p in out.glob("*.json"))
