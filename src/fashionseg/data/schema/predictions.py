@@ -41,6 +41,8 @@ class Instance(msgspec.Struct, gc=False):
     name: Name
     score: Finite = 0.0
     attributes: list[Attribute] = []
+    bbox: Annotated[list[Finite], Meta(min_length=4, max_length=4)] | None = None
+    rle: str | None = None
 
 
 class PhotoInfo(msgspec.Struct, gc=False):
@@ -56,15 +58,30 @@ class Prediction(msgspec.Struct, gc=False):
     instances: list[Instance] | None = None
 
 
-def read_prediction(data: bytes, where: str) -> dict:
+def read_prediction(data: bytes, where: str, complete: bool = False) -> dict:
     """One prediction document checked against :class:`Prediction`, returned whole as a
-    plain dict (the sinks of ``--skip-existing`` also want its masks).
+    plain dict (the sinks of ``--skip-existing`` also want its masks); a null ``instances``
+    is dropped.
+
+    Args:
+        complete: also require what predict's sinks read back (each garment's and instance's
+            ``bbox`` and ``rle``, each attribute's ``id``), as predict writes them.
 
     Raises:
         SchemaError: not JSON, or not a prediction document, naming where.
     """
-    decode(data, Prediction, where)
-    return msgspec.json.decode(data)
+    checked = decode(data, Prediction, where)
+    if complete:
+        for kind, items in (("garments", checked.garments), ("instances", checked.instances)):
+            for k, item in enumerate(items or []):
+                if item.bbox is None or item.rle is None:
+                    raise SchemaError(f"{where}: {kind}[{k}] has no bbox or rle")
+                if any(a.id is None for a in getattr(item, "attributes", [])):
+                    raise SchemaError(f"{where}: {kind}[{k}] has an attribute without an id")
+    doc = msgspec.json.decode(data)
+    if checked.instances is None:
+        doc.pop("instances", None)
+    return doc
 
 
 __all__ = ["Prediction", "SchemaError", "read_prediction"]

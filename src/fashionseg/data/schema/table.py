@@ -70,4 +70,8 @@ def checked_table(table, where: str):
                     f"{where}: column {name!r} has values from {lo} to {hi}, outside {low}..{high}"
                 )
     target = pa.schema([(n, wanted[n]) for n in table.column_names])
-    return table.cast(target)
+    try:
+        return table.cast(target)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as e:
+        reason = str(e).splitlines()[0][:120]
+        raise SchemaError(f"{where}: values that do not fit the table's types ({reason})") from None

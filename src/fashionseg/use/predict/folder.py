@@ -255,7 +255,7 @@ def pending(
         path = out / f"{stem}.json" if out is not None else None
         if skip_existing and path is not None and path.is_file():
             try:
-                done.append((stem, read_prediction(path.read_bytes(), str(path))))
+                done.append((stem, read_prediction(path.read_bytes(), str(path), complete=True)))
                 continue
             except SchemaError as e:  # a damaged document: the photo is done again
                 print(f"{e}; predicting {photo} again", file=sys.stderr)
