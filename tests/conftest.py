@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
 import pytest
+
+# Hypothesis profiles for the door fuzzing (tests/fuzz/): "ci", the default, in the fast tier
+# with a bounded number of examples per door (enough to meet each kind of bad value several
+# times); "long" for a longer hunt after a change to a door (about 80 s here):
+#     HYPOTHESIS_PROFILE=long .venv/bin/python -m pytest tests/fuzz
+CI_EXAMPLES = 60
+LONG_EXAMPLES = 3000
+
+try:  # the GPU machine runs its CUDA tests without the dev extras
+    from hypothesis import HealthCheck, settings
+except ImportError:  # pragma: no cover
+    settings = None
+if settings is not None:
+    quiet = [HealthCheck.too_slow, HealthCheck.data_too_large]
+    # derandomize: the same examples on every run, so a red CI is reproducible; no deadline:
+    # the first example of a door compiles a Numba kernel.
+    settings.register_profile(
+        "ci", max_examples=CI_EXAMPLES, deadline=None, derandomize=True,
+        suppress_health_check=quiet,
+    )  # fmt: skip
+    settings.register_profile(
+        "long", max_examples=LONG_EXAMPLES, deadline=None, suppress_health_check=quiet
+    )
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CCP = SHARED / "ccp-fashionpedia"

@@ -2,7 +2,7 @@
 by one of the wrong type, size or range (NaN, 1e30, 10^400, a string, a list where an object
 belongs...). The only outcomes allowed are a result, a named skipped item, or the door's one-line
 error; and whatever passes a door must then go through the C code behind it (pycocotools, the
-analysis) without an error. Examples per door: ``conftest.CI_EXAMPLES`` (``long``: more).
+analysis) without an error. Examples per door: ``CI_EXAMPLES`` of ``tests/conftest.py`` (profile ``long``: more).
 """
 
 from __future__ import annotations
