@@ -437,7 +437,8 @@ def test_11_a_study_whose_work_all_failed_does_not_exit_0(photos, tmp_path):
     one_line_error(done, "errors.csv")
 
 
-def test_12_a_chunked_upload_over_the_limit_is_cut_off(server):
+def _chunked_flood(server: str, host: bytes) -> tuple[int, bytes]:
+    """Send a chunked upload of 40 MB, ignoring the answer; the bytes sent and the reply."""
     import socket
     from urllib.parse import urlparse
 
@@ -446,8 +447,8 @@ def test_12_a_chunked_upload_over_the_limit_is_cut_off(server):
     sent, reply = 0, b""
     with socket.create_connection((url.hostname, url.port), timeout=20) as sock:
         sock.sendall(
-            b"POST /api/segment HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: chunked\r\n"
-            b"Content-Type: multipart/form-data; boundary=B\r\n\r\n"
+            b"POST /api/segment HTTP/1.1\r\nHost: %s\r\nTransfer-Encoding: chunked\r\n"
+            b"Content-Type: multipart/form-data; boundary=B\r\n\r\n" % host
         )
         head = b'--B\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\n'
         sock.sendall(b"%x\r\n%s\r\n" % (len(head), head))
@@ -461,8 +462,21 @@ def test_12_a_chunked_upload_over_the_limit_is_cut_off(server):
             reply = sock.recv(4096)
         except OSError:
             pass
+    return sent, reply
+
+
+def test_12_a_chunked_upload_over_the_limit_is_cut_off(server):
+    # The Host header the server answers (serve limits it to the host it binds).
+    sent, reply = _chunked_flood(server, server.removeprefix("http://").encode())
     assert sent < 12_000_000, f"the server read {sent} bytes of a 1 MB limit"
     assert not reply or reply.startswith(b"HTTP/1.1 413"), reply[:80]
+
+
+def test_12b_a_refused_host_does_not_read_the_body(server):
+    # Answered 400 before the body: the connection closes instead of being drained.
+    sent, reply = _chunked_flood(server, b"attacker.example")
+    assert sent < 12_000_000, f"the server read {sent} bytes behind a refused Host"
+    assert not reply or reply.startswith(b"HTTP/1.1 400"), reply[:80]
 
 
 def test_13_a_kaggle_csv_with_a_byte_order_mark_is_read(photos, tmp_path):

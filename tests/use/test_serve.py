@@ -236,3 +236,25 @@ def test_large_photos_wait_for_the_pixel_budget(tiny_model):
     assert codes == [200] * 4
     # 1.2 MP each: never two at once under a 2 MP budget (four at once without it).
     assert app.state.budget.peak == 1_200_000 and app.state.budget.used == 0
+
+
+def test_the_allocator_is_trimmed_only_when_no_request_is_in_flight(monkeypatch):
+    import asyncio
+
+    from fashionseg.use.serve import app as serve_app
+    from fashionseg.use.serve import memory
+
+    assert memory.trim() is True  # glibc, as on every machine the suite runs on
+    trims = []
+    monkeypatch.setattr(memory, "trim", lambda: trims.append(1) or True)
+
+    async def two_requests():
+        budget = serve_app.PixelBudget(100)
+        a = await budget.acquire(30)
+        b = await budget.acquire(30)
+        await budget.release(a)
+        assert trims == []  # one request still holds its pixels: its buffers are in use
+        await budget.release(b)
+        assert trims == [1]
+
+    asyncio.run(two_requests())

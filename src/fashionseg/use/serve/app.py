@@ -24,7 +24,7 @@ from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.segmentation import Products, Segmentation
 from fashionseg.use.render.colors import overlay
-from fashionseg.use.serve import limits
+from fashionseg.use.serve import limits, memory
 from fashionseg.use.serve.batcher import Batcher
 from fashionseg.version import __version__
 
@@ -32,6 +32,7 @@ from fashionseg.version import __version__
 OVERLAY_MAX_SIDE = 1600
 # Multipart framing around the file; a body larger than limit + this is refused unread.
 FORM_OVERHEAD = 64 * 1024
+CLOSE = (b"connection", b"close")
 
 
 class BodyLimit:
@@ -56,17 +57,20 @@ class BodyLimit:
             413,
             headers={"connection": "close"},
         )
-        length = dict(scope.get("headers", [])).get(b"content-length")
+        headers = dict(scope.get("headers", []))
+        length = headers.get(b"content-length")
         if length is not None and length.isdigit() and int(length) > self.max_bytes:
             return await too_large(scope, receive, send)
         received = 0
         answered = False
+        unread = length not in (None, b"0") or b"transfer-encoding" in headers
 
         async def counted_receive():
-            nonlocal received, answered
+            nonlocal received, answered, unread
             message = await receive()
             if message["type"] == "http.request" and not answered:
                 received += len(message.get("body", b""))
+                unread = message.get("more_body", False)
                 if received > self.max_bytes:
                     answered = True
                     await too_large(scope, receive, send)
@@ -74,8 +78,13 @@ class BodyLimit:
             return message
 
         async def guarded_send(message):
-            if not answered:  # after the 413, whatever the app answers is dropped
-                await send(message)
+            if answered:  # after the 413, whatever the app answers is dropped
+                return
+            if message["type"] == "http.response.start" and unread:
+                # Answered before the body was read (a refused Host, an unknown route): close
+                # the connection, or the server would read the rest of the body to keep it.
+                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+            await send(message)
 
         return await self.app(scope, counted_receive, guarded_send)
 
@@ -105,6 +114,9 @@ class PixelBudget:
         async with self._cond:
             self.used -= pixels
             self._cond.notify_all()
+            idle = self.used == 0
+        if idle:  # no request in flight: the burst's freed memory goes back (memory.py)
+            await run_in_threadpool(memory.trim)
 
 
 def _overlay_url(photo: Image.Image, labels: np.ndarray, num_classes: int) -> str:
@@ -149,10 +161,14 @@ INSTANCES = Products(instances=True)
 
 
 def _guard(app: FastAPI, max_bytes: int, allowed_hosts: list[str] | None) -> None:
-    """The checks before any route: the body's size, and the Host header when limited."""
-    app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
+    """The checks before any route: the Host header when limited, and the body's size.
+
+    The body limit is added last, so it is the outermost layer and also closes the connection
+    behind the Host check's early 400.
+    """
     if allowed_hosts is not None:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=allowed_hosts)
+    app.add_middleware(BodyLimit, max_bytes=max_bytes + FORM_OVERHEAD)
 
 
 def create_app(
