@@ -47,9 +47,9 @@ def output_dir(out: str | Path, inputs: Iterable[str | Path] = ()) -> Path:
         path = Path(item).resolve()
         folder = path if path.is_dir() else path.parent
         if _within(target, folder) and (path.is_dir() or target == folder):
+            where = "is or lies inside the input" if path.is_dir() else "holds the input"
             raise OutputError(
-                f"{out}: the output folder is or lies inside the input {item}; "
-                "choose a folder apart from the inputs"
+                f"{out}: the output folder {where} {item}; choose a folder apart from the inputs"
             )
         if _within(path, target):
             raise OutputError(f"{out}: the output folder contains the input {item}")
@@ -207,6 +207,37 @@ class OutputPlan:
         marker = self.out / MARKER
         if not marker.is_file() or marker.read_text() != text:  # a rerun leaves it untouched
             atomic_write(marker, text)
+
+
+def data_inputs(data: str | Path) -> list[Path]:
+    """What a command reading a data set reads: the folder's entries (its photo and mask
+    folders, CSV and JSON files), so an output folder may sit beside them but not be the data
+    folder or lie inside its photo folders; a data file alone where one is named."""
+    data = Path(data)
+    return sorted(data.iterdir()) if data.is_dir() else [data]
+
+
+def plan_folder(
+    out: str | Path,
+    inputs: Iterable[str | Path],
+    names: Iterable[str],
+    what: str,
+    overwrite: bool = False,
+    command: str = "",
+) -> Path:
+    """Check and commit the plan of a command that writes ``names`` into ``out`` (a report's
+    fixed files, one label map per image); return the created folder.
+
+    Raises:
+        OutputError: as :meth:`OutputPlan.check`.
+    """
+    out = output_dir(out, inputs)
+    plan = OutputPlan(out, inputs, overwrite, command)
+    for name in names:
+        plan.add(out / name, what)
+    plan.check()
+    plan.commit()
+    return out
 
 
 class ErrorLog:

@@ -195,6 +195,31 @@ def test_analyze_skips_and_names_a_wrong_typed_prediction(predictions, tmp_path)
     assert "edited.json" in errors and "area_fraction" in errors
 
 
+def test_reports_and_masks_never_replace_a_users_files(predictions, tmp_path):
+    # analyze, stats and masks check their plan as predict does: a user's index.html,
+    # summary.md or a same-named PNG is refused; a rerun replaces its own; --overwrite says so.
+    data = SAMPLE.parent
+    first = sorted(SAMPLE.glob("*.jpg"))[0].stem
+    cases = [
+        (("analyze", predictions / "p"), "index.html"),
+        (("stats", data), "summary.md"),
+        (("masks", data), f"{first}.png"),
+    ]
+    for args, name in cases:
+        out = tmp_path / args[0]
+        out.mkdir()
+        (out / name).write_text("the user's own file")
+        one_line_error(run(*args, "--out", out, cwd=tmp_path), name, "--overwrite")
+        assert (out / name).read_text() == "the user's own file"
+        assert not (out / ".fashionseg-outputs").exists()
+        done = run(*args, "--out", out, "--overwrite", cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-800:]
+        assert (out / name).read_bytes() != b"the user's own file"
+        again = run(*args, "--out", out, cwd=tmp_path)  # its own files now
+        assert again.returncode == 0, again.stderr[-800:]
+    one_line_error(run("stats", data, "--out", data, cwd=tmp_path), "holds the input")
+
+
 def test_analyze_refuses_a_table_with_the_right_names_and_other_types(predictions, tmp_path):
     import pyarrow as pa
     import pyarrow.parquet as pq

@@ -5,22 +5,16 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fashionseg.cli.options import add_instance_rule
+from fashionseg.cli.options import add_instance_rule, add_overwrite
 from fashionseg.errors import UsageError
 
 
 def cmd_masks(args) -> None:
-    from fashionseg.outputs import OutputError, output_dir
     from fashionseg.prepare.masks import write_masks
 
-    # The data's own folders (photos, mask PNGs) and the data folder itself are never outputs.
-    data = Path(args.data)
-    if data.is_dir():
-        if Path(args.out).resolve() == data.resolve():
-            raise OutputError(f"{args.out}: is the data folder; choose a folder apart from it")
-        output_dir(args.out, [p for p in data.iterdir() if p.is_dir()])
-
-    n = write_masks(args.data, args.out, args.size, args.classes, args.strict, args.workers)
+    n = write_masks(
+        args.data, args.out, args.size, args.classes, args.strict, args.workers, args.overwrite
+    )
     if n == 0:
         raise UsageError(f"{args.data}: no usable images; reasons in {args.out}/errors.csv")
     print(f"wrote {n} label maps to {args.out}")
@@ -53,7 +47,7 @@ def cmd_synth(args) -> None:
 def cmd_stats(args) -> None:
     from fashionseg.experiments.stats import stats
 
-    s = stats(args.data, args.out)
+    s = stats(args.data, args.out, overwrite=args.overwrite)
     print(
         f"{s['images']} images, {s['instances']} instances; summary in {Path(args.out) / 'summary.md'}"
     )
@@ -85,6 +79,7 @@ def add_commands(sub) -> None:
     p.add_argument("--classes", choices=["all", "garments"], default="all")
     p.add_argument("--strict", action="store_true", help="stop at the first bad image (exit 2)")
     p.add_argument("--workers", type=int, help="processes (default: all cores)")
+    add_overwrite(p)
     p.set_defaults(fn=cmd_masks)
 
     p = sub.add_parser("prepare", help="decode and resize once into a memory-mapped training cache")
@@ -122,4 +117,5 @@ def add_commands(sub) -> None:
     p = sub.add_parser("stats", help="category, size and attribute statistics with figures")
     p.add_argument("data")
     p.add_argument("--out", required=True)
+    add_overwrite(p)
     p.set_defaults(fn=cmd_stats)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from fashionseg.cli.options import add_overwrite
 from fashionseg.errors import FashionsegError, UsageError
 
 CONVERTERS = ("ccp", "modanet", "deepfashion2", "lip", "atr", "cihp")
@@ -80,9 +81,5 @@ def add_commands(sub) -> None:
     p.add_argument("--unlabelled", help="ccp: folder for the tagged-only photos (OUT-unlabelled)")
     p.add_argument("--images", help="modanet: the photos' folder (default: beside the JSON)")
     p.add_argument("--strict", action="store_true", help="stop at the first bad item (exit 2)")
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace a folder's files that fashionseg did not write (refused by default)",
-    )
+    add_overwrite(p)
     p.set_defaults(fn=cmd_convert)

@@ -29,3 +29,12 @@ def add_instance_rule(p) -> None:
         help="ground-truth instances: the source's rows/annotations as they are (default), or "
         "each class's mask split into connected components (for semantic sources such as CCP)",
     )
+
+
+def add_overwrite(p) -> None:
+    """``--overwrite``: the commands that check an output plan (outputs.OutputPlan)."""
+    p.add_argument(
+        "--overwrite",
+        action="store_true",
+        help="replace existing files fashionseg did not write (refused by default)",
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from fashionseg.cli.options import add_min_area
+from fashionseg.cli.options import add_min_area, add_overwrite
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.names import ONNX_OPSET
 from fashionseg.use.serve import limits
@@ -76,7 +76,9 @@ def cmd_predict(args) -> None:
 def cmd_analyze(args) -> None:
     from fashionseg.use.analyze import analyze
 
-    page = analyze(args.predictions, args.out, top=args.top, groups=args.groups)
+    page = analyze(
+        args.predictions, args.out, top=args.top, groups=args.groups, overwrite=args.overwrite
+    )
     print(f"report: {page}")
 
 
@@ -200,11 +202,7 @@ def add_commands(sub) -> None:
         action="store_true",
         help="leave photos whose <stem>.json is already in --out (continue an interrupted run)",
     )
-    p.add_argument(
-        "--overwrite",
-        action="store_true",
-        help="replace existing files fashionseg did not write (refused by default)",
-    )
+    add_overwrite(p)
     p.set_defaults(fn=cmd_predict)
 
     _add_analyze_export_serve(sub)
@@ -262,6 +260,7 @@ def _add_analyze_export_serve(sub) -> None:
     p.add_argument(
         "--groups", action="store_true", help="by body region (predict --groups's names)"
     )
+    add_overwrite(p)
     p.set_defaults(fn=cmd_analyze)
 
     p = sub.add_parser("export", help="export a checkpoint to ONNX (dynamic batch and size)")

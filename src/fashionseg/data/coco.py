@@ -52,10 +52,17 @@ class CocoDataset(Dataset):
     def _bad_entries(self) -> list:
         return [s for s in self.coco.skipped if s.item.startswith("images[")]
 
+    def _bad_stem(self, bad) -> str:
+        name = bad.field("file_name")
+        return Path(name).stem if isinstance(name, str) and is_plain_name(name) else ""
+
+    def image_ids(self) -> list[str]:
+        bad = [self._bad_stem(b) or f"#{b.item}" for b in self._bad_entries()]
+        return bad + [Path(img.file_name).stem or f"#{img.id}" for img in self.coco.images]
+
     def __iter__(self) -> Iterator[Record]:
         for bad in self._bad_entries():
-            name = bad.field("file_name")
-            stem = Path(name).stem if isinstance(name, str) and is_plain_name(name) else ""
+            stem = self._bad_stem(bad)
             yield Record(
                 stem or f"#{bad.item}", self.image_dir / (stem or "?"), 0, 0, error=bad.reason
             )

@@ -44,6 +44,9 @@ class MaskFolderDataset(Dataset):
     def __len__(self) -> int:
         return len(self.masks)
 
+    def image_ids(self) -> list[str]:
+        return [p.stem for p in self.masks]
+
     def __iter__(self) -> Iterator[Record]:
         from PIL import Image
 

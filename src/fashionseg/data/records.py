@@ -64,3 +64,7 @@ class Dataset:
 
     def __len__(self) -> int:
         raise NotImplementedError
+
+    def image_ids(self) -> list[str]:
+        """The records' ImageIds in order, without decoding their masks."""
+        raise NotImplementedError

@@ -14,6 +14,7 @@ import numpy as np
 from fashionseg.data.compose import compose
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.rle import RLEError, rle_area
+from fashionseg.outputs import data_inputs, plan_folder
 
 
 def collect(data: str | Path) -> dict:
@@ -91,15 +92,21 @@ def _describe(values: list[int]) -> dict:
     }
 
 
-def stats(data: str | Path, out: str | Path, samples: int = 6) -> dict:
-    """Write figures (PNG), ``summary.md`` and ``summary.json`` describing a data set."""
+# What stats writes into its folder.
+REPORT_FILES = (
+    "categories.png", "sizes.png", "attributes.png", "samples.png", "summary.json", "summary.md"
+)  # fmt: skip
+
+
+def stats(data: str | Path, out: str | Path, samples: int = 6, overwrite: bool = False) -> dict:
+    """Write figures (PNG), ``summary.md`` and ``summary.json`` describing a data set
+    (``overwrite``: replace files of those names that fashionseg did not write)."""
     from fashionseg.use.render.colors import plain_figures
 
     plain_figures()
     import matplotlib.pyplot as plt
 
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = plan_folder(out, data_inputs(data), REPORT_FILES, "the statistics", overwrite, "stats")
     s = collect(data)
     cats = sorted(s["categories"], key=lambda c: -c["image_share"])
     names = [c["name"] for c in cats]

@@ -10,8 +10,8 @@ from PIL import Image
 from fashionseg.data.compose import compose, compose_resized, keep_classes
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.images import DataError, open_checked
-from fashionseg.data.records import Record
-from fashionseg.outputs import ErrorLog
+from fashionseg.data.records import Record, is_plain_name
+from fashionseg.outputs import ErrorLog, data_inputs, plan_folder
 from fashionseg.prepare.parallel import StrictError, run_records
 from fashionseg.sizes import parse_size
 
@@ -45,6 +45,7 @@ def write_masks(
     classes: str = "all",
     strict: bool = False,
     workers: int | None = None,
+    overwrite: bool = False,
 ) -> int:
     """Write ``out/<ImageId>.png`` for every usable image of ``data``.
 
@@ -55,14 +56,18 @@ def write_masks(
         classes: ``all`` or ``garments``.
         strict: raise :class:`StrictError` at the first bad image.
         workers: processes (default: all cores).
+        overwrite: replace PNGs of the same names that fashionseg did not write.
 
     Returns:
         The number of masks written; skipped images are listed in ``out/errors.csv``.
     """
     dataset = open_dataset(data)
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     keep_classes([], classes)  # validate the name before any work
+    # The data's own folders and files, and the data folder itself, are never outputs.
+    # An ImageId that is no plain name (``../x``) is a bad row the reader skips, never a path.
+    ids = [i for i in dataset.image_ids() if is_plain_name(f"{i}.png")]
+    names = ["errors.csv", *(f"{i}.png" for i in ids)]
+    out = plan_folder(out, data_inputs(data), names, "a label map", overwrite, "masks")
     fn = functools.partial(
         mask_one, out=out, size=parse_size(size) if size else None, classes=classes
     )

@@ -20,7 +20,7 @@ import numpy as np
 from fashionseg.data.categories import NUM_GARMENTS
 from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import DataFormatError
-from fashionseg.outputs import ErrorLog, output_dir
+from fashionseg.outputs import ErrorLog, plan_folder
 from fashionseg.use.instance_stats import collection_instances
 from fashionseg.use.table import read_docs
 
@@ -216,10 +216,24 @@ def regroup(doc: dict) -> dict:
     return dict(doc, garments=garments)
 
 
-def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: bool = False) -> Path:
+# What analyze writes into its folder (the figures are _figures' names).
+REPORT_FILES = (
+    "summary.json", "errors.csv", "index.html",
+    "frequency.png", "lift.png", "colors.png", "outfits.png",
+)  # fmt: skip
+
+
+def analyze(
+    predictions: str | Path,
+    out: str | Path,
+    top: int = 15,
+    groups: bool = False,
+    overwrite: bool = False,
+) -> Path:
     """Write ``summary.json``, four PNG figures and ``index.html`` for a prediction folder or
     a catalogue table (``predict --table``'s ``.parquet``; ``groups``: by body region rather
-    than category)."""
+    than category; ``overwrite``: replace files of those names that fashionseg did not
+    write)."""
     if Path(predictions).suffix.lower() == ".parquet" and Path(predictions).is_file():
         docs, bad = read_docs(predictions), []
     else:
@@ -228,7 +242,7 @@ def analyze(predictions: str | Path, out: str | Path, top: int = 15, groups: boo
         docs = [regroup(doc) for doc in docs]
     # The analysis never lands among the predictions it reads (a photo called summary.jpg
     # has a summary.json there).
-    out = output_dir(out, [predictions])
+    out = plan_folder(out, [predictions], REPORT_FILES, "the report", overwrite, "analyze")
     errors = ErrorLog(out)
     for name, reason in bad:
         errors.add(name, reason)
