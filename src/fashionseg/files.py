@@ -139,6 +139,11 @@ def read_ids(path: str | Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def wanted_ids(ids_file: str | Path | None) -> set[str] | None:
+    """The ImageIds of ``--ids`` (None: all)."""
+    return set(read_ids(ids_file)) if ids_file else None
+
+
 def user_cache_dir() -> Path:
     """Where raw data folders are prepared on first use (``FASHIONSEG_CACHE`` overrides)."""
     root = os.environ.get("FASHIONSEG_CACHE") or os.path.join(

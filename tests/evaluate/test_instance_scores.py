@@ -234,3 +234,69 @@ def test_score_command_on_a_bad_results_file(tmp_path):
     assert run.returncode == 2
     assert run.stderr.strip().count("\n") == 0
     assert "entry 0: image_id 3 is not in the ground truth" in run.stderr
+
+
+def _hard_truth_and_results(seed: int) -> tuple[dict, list[dict]]:
+    """Small, medium and large instances, crowds, an annotation id 0, ties in score, photos
+    with detections only or instances only, more than 100 detections in one photo."""
+    rng = np.random.default_rng(seed)
+    images, anns, results = [], [], []
+    for img in range(1, 7):
+        h, w = 120, 100
+        images.append({"id": img, "file_name": f"{img}.jpg", "height": h, "width": w})
+        for _ in range(int(rng.integers(0, 9))):
+            side = int(rng.choice([4, 40, 100]))  # small, medium and large areas
+            y, x = int(rng.integers(0, h - side)), int(rng.integers(0, max(1, w - side)))
+            mask = box_mask(y, x, y + side, min(w, x + side), size=max(h, w))[:h, :w]
+            anns.append(
+                {"id": len(anns), "image_id": img, "category_id": int(rng.integers(0, 4)),
+                 "segmentation": rle(mask), "area": float(mask.sum()),
+                 "bbox": [float(v) for v in mask_utils.toBbox(rle(mask))],
+                 "iscrowd": int(rng.random() < 0.15), "attribute_ids": []}
+            )  # fmt: skip
+            for _ in range(int(rng.integers(0, 4))):
+                moved = np.roll(mask, int(rng.integers(-6, 7)), axis=int(rng.integers(0, 2)))
+                results.append(
+                    {"image_id": img, "category_id": int(rng.integers(0, 4)),
+                     "segmentation": rle(moved), "score": round(float(rng.random()), 1)}
+                )  # fmt: skip
+        extra = 120 if img == 3 else int(rng.integers(0, 5))
+        for _ in range(extra):
+            y, x = int(rng.integers(0, h - 10)), int(rng.integers(0, w - 10))
+            mask = box_mask(y, x, y + 10, x + 10, size=max(h, w))[:h, :w]
+            results.append(
+                {"image_id": img, "category_id": int(rng.integers(0, 4)),
+                 "segmentation": rle(mask), "score": round(float(rng.random()), 2)}
+            )  # fmt: skip
+    truth = {
+        "images": images, "annotations": anns,
+        "categories": [{"id": k, "name": f"c{k}", "supercategory": "s"} for k in range(4)],
+    }  # fmt: skip
+    return truth, results
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize("iou_type", ["segm", "bbox"])
+def test_the_compiled_engine_equals_cocoeval(seed, iou_type):
+    import contextlib
+    import copy
+    import io
+
+    from pycocotools.cocoeval import COCOeval
+
+    from fashionseg.evaluate.instances.fpeval import FashionpediaEval, coco_stats
+    from fashionseg.evaluate.instances.truth import quiet_coco
+
+    truth, results = _hard_truth_and_results(seed)
+    gt = quiet_coco(truth)
+    with contextlib.redirect_stdout(io.StringIO()):
+        reference = COCOeval(gt, gt.loadRes(copy.deepcopy(results)), iou_type)
+        reference.evaluate()
+        reference.accumulate()
+        reference.summarize()
+    ours = FashionpediaEval(gt, gt.loadRes(copy.deepcopy(results)), iou_type, coco=True).run()
+    stats, _ = coco_stats(ours)
+    np.testing.assert_allclose(stats, reference.stats, atol=1e-12, rtol=0)
+    # Every entry of the curves, not only the summaries.
+    np.testing.assert_array_equal(ours.precision[:, 0], reference.eval["precision"])
+    np.testing.assert_array_equal(ours.recall[:, 0], reference.eval["recall"])

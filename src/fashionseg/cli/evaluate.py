@@ -33,9 +33,9 @@ def cmd_evaluate(args) -> None:
     if args.out:
         output_file(args.out, [args.checkpoint])
     if (args.task or _task(args.checkpoint)) == "instances":
-        from fashionseg.evaluate.evaluate import wanted_ids
         from fashionseg.evaluate.instances.evaluate import evaluate_instances
         from fashionseg.evaluate.instances.score import format_instances
+        from fashionseg.files import wanted_ids
 
         metrics = evaluate_instances(
             args.checkpoint, args.data, args.instances, wanted_ids(args.ids), args.batch_size,
@@ -64,8 +64,8 @@ def cmd_score(args) -> None:
         output_file(args.out, [args.predictions])
     title = f"{args.predictions} against {args.data}"
     if args.predictions.lower().endswith(".json"):
-        from fashionseg.evaluate.evaluate import wanted_ids
         from fashionseg.evaluate.instances.score import format_instances, score_results
+        from fashionseg.files import wanted_ids
 
         metrics = score_results(args.predictions, args.data, args.instances, wanted_ids(args.ids))
         print(format_instances(metrics, title))

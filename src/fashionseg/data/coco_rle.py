@@ -79,6 +79,43 @@ def _kernel():
     return njit(cache=True, nogil=True)(_counts_into)
 
 
+def _sums_with(counts_into):
+    def sums_into(text, offsets, scratch, sums):
+        for i in range(offsets.size - 1):
+            status, m = counts_into(text[offsets[i] : offsets[i + 1]], scratch)
+            total = 0
+            for j in range(m):
+                total += scratch[j]
+            sums[i] = total if status == OK else -1
+
+    return sums_into
+
+
+@cache
+def _sums_kernel():
+    """Many strings' pixel totals in one call (the per-call cost dominates short strings)."""
+    try:
+        from numba import njit
+    except ImportError:  # pragma: no cover - numba is a dependency
+        return _sums_with(_counts_into)
+    return njit(cache=True, nogil=True)(_sums_with(_kernel()))
+
+
+def counts_sums(counts: list[str | bytes]) -> np.ndarray:
+    """The pixels each compressed counts string covers (int64 (N,); -1 where a string is not
+    compressed RLE or a run is negative): a batch check before :func:`checked_counts` is
+    needed for the message."""
+    raw = [c.encode("latin-1", "replace") if isinstance(c, str) else bytes(c) for c in counts]
+    offsets = np.zeros(len(raw) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in raw], out=offsets[1:])
+    text = np.frombuffer(b"".join(raw), dtype=np.uint8)
+    scratch = np.zeros(max([1, *map(len, raw)]), dtype=np.int64)
+    sums = np.zeros(len(raw), dtype=np.int64)
+    if raw:
+        _sums_kernel()(text, offsets, scratch, sums)
+    return sums
+
+
 def decode_counts(counts: str | bytes) -> np.ndarray:
     """A compressed counts string -> its run lengths (int64 (R,)).
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from scipy import ndimage
 
 from fashionseg.data.records import Instance
 from fashionseg.data.rle import rle_decode, rle_encode
@@ -66,6 +65,9 @@ def piece_labels(
         left)``, 0 outside the mask; ``order`` the piece labels, largest piece first. None for
         an empty mask.
     """
+    # Imported here: scipy costs every reader (prepare, score) its import time otherwise.
+    from scipy import ndimage
+
     rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
     if rows.size == 0:
         return None

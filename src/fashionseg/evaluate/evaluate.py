@@ -17,7 +17,7 @@ from fashionseg.data.images import DataError, load_resized
 from fashionseg.data.rle import RLEError
 from fashionseg.errors import FashionsegError
 from fashionseg.evaluate.metrics import ConfusionMatrix
-from fashionseg.files import read_ids
+from fashionseg.files import wanted_ids
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.prepare.cache import Cache, is_cache, open_cache
@@ -25,11 +25,6 @@ from fashionseg.prepare.cache import Cache, is_cache, open_cache
 
 class CategoryMismatch(FashionsegError, ValueError):
     """A model scored on data of another category set."""
-
-
-def wanted_ids(ids_file: str | None) -> set[str] | None:
-    """The ImageIds of ``--ids`` (None: all)."""
-    return set(read_ids(ids_file)) if ids_file else None
 
 
 def check_categories(model: CategoryTable, data: CategoryTable, classes: str) -> None:

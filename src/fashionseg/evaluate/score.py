@@ -13,8 +13,8 @@ from PIL import Image
 from fashionseg.data.compose import record_labels
 from fashionseg.data.formats import open_dataset
 from fashionseg.errors import FashionsegError
-from fashionseg.evaluate.evaluate import wanted_ids
 from fashionseg.evaluate.metrics import ConfusionMatrix
+from fashionseg.files import wanted_ids
 
 
 class PredictionError(FashionsegError, ValueError):

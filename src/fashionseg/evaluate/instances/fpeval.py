@@ -26,6 +26,8 @@ from collections import defaultdict
 
 import numpy as np
 
+from fashionseg.evaluate.instances.matching import kernels
+
 IOU_THRESHOLDS = np.append(np.linspace(0.5, 0.95, 10), -1.0)
 F1_THRESHOLDS = np.append(np.linspace(0.5, 0.95, 10), -1.0)
 RECALL_POINTS = np.linspace(0.0, 1.0, 101)
@@ -68,60 +70,29 @@ def attribute_f1(dt_attributes: np.ndarray, gt_attributes: np.ndarray) -> np.nda
     return (f1_has * (tp + fp + fn > 0) + f1_lacks * (tn + fp + fn > 0)) / present
 
 
-def _match(ious, f1s, gt_ignore, crowd, gt_ids, dt_ids, n_f1, reuse_crowd):
-    """COCO's greedy matching at every (IoU, F1) threshold pair at once.
-
-    Returns:
-        ``(dt_matches, gt_matches, dt_ignore)``: (T, F, D), (T, F, G), (T, F, D); matches
-        hold the partner's annotation id (0: unmatched), as COCOeval stores them.
-    """
-    n_t, n_d, n_g = len(IOU_THRESHOLDS), ious.shape[0], ious.shape[1]
-    f1_thr = F1_THRESHOLDS if n_f1 > 1 else np.array([-1.0])
-    gt_matches = np.zeros((n_t, n_f1, n_g))
-    dt_matches = np.zeros((n_t, n_f1, n_d))
-    dt_ignore = np.zeros((n_t, n_f1, n_d), dtype=bool)
-    if n_d == 0 or n_g == 0:
-        return dt_matches, gt_matches, dt_ignore
-    iou_floor = np.minimum(IOU_THRESHOLDS, 1 - 1e-10)[:, None] * np.ones((1, n_f1))
-    f1_floor = np.ones((n_t, 1)) * np.minimum(f1_thr, 1 - 1e-10)[None, :]
-    for d in range(n_d):
-        best_iou, best_f1 = iou_floor.copy(), f1_floor.copy()
-        best = np.full((n_t, n_f1), -1)
-        searching = np.ones((n_t, n_f1), dtype=bool)
-        for g in range(n_g):
-            taken = gt_matches[:, :, g] > 0
-            if reuse_crowd and crowd[g]:
-                taken = np.zeros_like(taken)
-            # Once a real match is held, ignored instances (sorted last) end the search.
-            stop = (best > -1) & (gt_ignore[np.maximum(best, 0)] == 0) & (gt_ignore[g] == 1)
-            searching &= ~(~taken & stop)
-            better = searching & ~taken & (ious[d, g] >= best_iou)
-            if f1s is not None:
-                better &= f1s[d, g] >= best_f1
-                best_f1 = np.where(better, f1s[d, g], best_f1)
-            best_iou = np.where(better, ious[d, g], best_iou)
-            best = np.where(better, g, best)
-        found = best > -1
-        t_idx, f_idx = np.nonzero(found)
-        g_idx = best[found]
-        dt_ignore[t_idx, f_idx, d] = gt_ignore[g_idx] == 1
-        dt_matches[t_idx, f_idx, d] = gt_ids[g_idx]
-        gt_matches[t_idx, f_idx, g_idx] = dt_ids[d]
-    return dt_matches, gt_matches, dt_ignore
-
-
 class FashionpediaEval:
-    """FPEval's three kinds of AP for one ground truth and one set of detections.
+    """FPEval's three kinds of AP for one ground truth and one set of detections, or (with
+    ``coco``) COCOeval's figures, on the compiled matching of :mod:`.matching`.
 
     Args:
         gt: a ``pycocotools.coco.COCO`` of the ground truth (with ``attributes`` and each
             annotation's ``attribute_ids``).
         dt: ``gt.loadRes(...)`` of the detections (``attribute_ids`` optional: none).
         iou_type: ``segm`` (masks) or ``bbox``.
+        coco: COCOeval's evaluation (IoU 0.50:0.95, no F1): read it with :func:`coco_stats`.
+        shared: a dict shared by evaluations of the same ``gt`` and ``dt`` (COCO's mask and
+            box AP and FPEval's, in ``score``): each photo's instances, IoUs and F1s are
+            computed once for all of them.
     """
 
-    def __init__(self, gt, dt, iou_type: str = "segm"):
-        self.gt, self.dt, self.iou_type = gt, dt, iou_type
+    def __init__(
+        self, gt, dt, iou_type: str = "segm", coco: bool = False, shared: dict | None = None
+    ):
+        self.gt, self.dt, self.iou_type, self.coco = gt, dt, iou_type, coco
+        self.shared = {} if shared is None else shared
+        # COCO's own evaluation: IoU 0.50:0.95 only, no attribute F1 anywhere.
+        self.iou_thresholds = IOU_THRESHOLDS[:-1] if coco else IOU_THRESHOLDS
+        self.f1_thresholds = np.array([-1.0]) if coco else F1_THRESHOLDS
         self.image_ids = sorted(gt.getImgIds())
         self.category_ids = sorted(gt.getCatIds())
         self.attribute_index = {
@@ -129,6 +100,10 @@ class FashionpediaEval:
         }
         self.precision: np.ndarray | None = None
         self.recall: np.ndarray | None = None
+
+    def with_f1(self, k: int) -> bool:
+        """Whether category index ``k`` is matched on attribute F1 too."""
+        return not self.coco and k in CATEGORIES_WITH_ATTRIBUTES
 
     def _multihot(self, anns: list[dict]) -> np.ndarray:
         out = np.zeros((len(anns), len(self.attribute_index)), dtype=np.int64)
@@ -140,8 +115,8 @@ class FashionpediaEval:
     def _grouped(self, coco) -> dict:
         groups = defaultdict(list)
         for ann in coco.loadAnns(coco.getAnnIds(imgIds=self.image_ids, catIds=self.category_ids)):
-            if self.iou_type == "segm":
-                ann["segmentation"] = coco.annToRLE(ann)
+            # As RLE for the masks' IoU (shared with a box evaluation, which reads ``bbox``).
+            ann["segmentation"] = coco.annToRLE(ann)
             groups[ann["image_id"], ann["category_id"]].append(ann)
         return groups
 
@@ -152,93 +127,102 @@ class FashionpediaEval:
         crowd = [int(g.get("iscrowd", 0)) for g in gts]
         return np.asarray(mask_utils.iou([d[key] for d in dts], [g[key] for g in gts], crowd))
 
-    def _pairs(self, gts, dts, with_f1):
-        """IoU (D, G) and attribute F1 (D, G; None without F1) of one image and category,
-        computed once for all its area ranges."""
-        if not (dts and gts):
-            return np.zeros((len(dts), len(gts))), None
-        f1s = attribute_f1(self._multihot(dts), self._multihot(gts)) if with_f1 else None
-        return self._ious(dts, gts), f1s
+    def _once(self, key, make):
+        if key not in self.shared:
+            self.shared[key] = make()
+        return self.shared[key]
 
-    def _image(self, gts, dts, pairs, area, with_f1):
-        lo, hi = area
-        gt_ignore_raw = np.array(
-            [int(g.get("iscrowd", 0)) or not (lo <= g["area"] <= hi) for g in gts], dtype=int
-        )
-        order = np.argsort(gt_ignore_raw, kind="mergesort")
-        gts = [gts[i] for i in order]
-        gt_ignore = gt_ignore_raw[order]
-        n_f1 = len(F1_THRESHOLDS) if with_f1 else 1
-        ious, f1s = pairs
-        dt_matches, _, dt_ignore = _match(
-            ious[:, order],
-            None if f1s is None else f1s[:, order],
-            gt_ignore,
-            np.array([int(g.get("iscrowd", 0)) for g in gts]),
-            np.array([g["id"] for g in gts]),
-            np.array([d["id"] for d in dts]),
-            n_f1,
-            reuse_crowd=not with_f1,
-        )
-        outside = np.array([not (lo <= d["area"] <= hi) for d in dts], dtype=bool)
-        dt_ignore |= (dt_matches == 0) & outside[None, None, :]
+    def _photos(self, cat) -> list[tuple[list, list]]:
+        """(instances, detections by score, at most 100) of each photo that has either."""
+        gts, dts = self._once("groups", lambda: (self._grouped(self.gt), self._grouped(self.dt)))
+        out = []
+        for img in self.image_ids:
+            g, d = gts.get((img, cat), []), dts.get((img, cat), [])
+            if g or d:
+                order = np.argsort([-x["score"] for x in d], kind="mergesort")
+                out.append((g, [d[i] for i in order[: MAX_DETECTIONS[-1]]]))
+        return out
+
+    def _flat(self, photos, pairs) -> np.ndarray:
+        """``pairs(dts, gts)`` of every photo that has both, as one flat float64 array."""
+        blocks = [pairs(d, g).ravel() for g, d in photos if g and d]
+        return np.concatenate(blocks).astype(np.float64) if blocks else np.zeros(0)
+
+    def _arrays(self, cat) -> dict:
+        """One category's photos as the kernels' flat arrays (see ``matching``)."""
+        photos = self._once(("photos", cat), lambda: self._photos(cat))
+        gts = [x for g, _ in photos for x in g]
+        dts = [x for _, d in photos for x in d]
+        n_gt = np.array([len(g) for g, _ in photos], dtype=np.int64)
+        n_dt = np.array([len(d) for _, d in photos], dtype=np.int64)
+        pairs = n_gt * n_dt
         return {
-            "scores": np.array([d["score"] for d in dts]),
-            "dt_matches": dt_matches,
-            "dt_ignore": dt_ignore,
-            "gt_ignore": gt_ignore,
+            "photos": photos,
+            "pair_at": np.concatenate(([0], np.cumsum(pairs)[:-1])).astype(np.int64),
+            "dt_at": np.concatenate(([0], np.cumsum(n_dt))).astype(np.int64),
+            "gt_at": np.concatenate(([0], np.cumsum(n_gt))).astype(np.int64),
+            "gt_area": np.array([x["area"] for x in gts], dtype=np.float64),
+            "gt_crowd": np.array([bool(x.get("iscrowd", 0)) for x in gts], dtype=np.bool_),
+            "gt_named": np.array([x["id"] != 0 for x in gts], dtype=np.bool_),
+            "dt_area": np.array([x["area"] for x in dts], dtype=np.float64),
+            "scores": np.array([x["score"] for x in dts], dtype=np.float64),
+            "rank": np.concatenate([np.arange(n) for n in n_dt] or [[]]).astype(np.int64),
         }
+
+    def _category(self, cat, with_f1) -> dict:
+        """The arrays, this evaluation's IoUs and (``with_f1``) the attribute F1s of ``cat``."""
+        x = dict(self._once(("arrays", cat), lambda: self._arrays(cat)))
+        photos = x["photos"]
+        x["ious"] = self._once(
+            (self.iou_type, cat), lambda: self._flat(photos, lambda d, g: self._ious(d, g))
+        )
+        x["f1s"] = np.zeros(0)
+        if with_f1:
+            x["f1s"] = self._once(
+                ("f1", cat),
+                lambda: self._flat(
+                    photos, lambda d, g: attribute_f1(self._multihot(d), self._multihot(g))
+                ),
+            )
+        return x
 
     def run(self) -> FashionpediaEval:
         """Match and accumulate: fills ``precision`` (T, F, R, K, A, M) and ``recall``
         (T, F, K, A, M), -1 where a category has no ground truth."""
-        gts, dts = self._grouped(self.gt), self._grouped(self.dt)
-        n_t, n_f, n_r = len(IOU_THRESHOLDS), len(F1_THRESHOLDS), len(RECALL_POINTS)
+        match, accumulate = kernels()
+        iou_thr = self.iou_thresholds
+        n_t, n_f, n_r = len(iou_thr), len(self.f1_thresholds), len(RECALL_POINTS)
         n_k, n_a, n_m = len(self.category_ids), len(AREAS), len(MAX_DETECTIONS)
         self.precision = -np.ones((n_t, n_f, n_r, n_k, n_a, n_m))
         self.recall = -np.ones((n_t, n_f, n_k, n_a, n_m))
+        lo = np.array([a[0] for a in AREAS.values()], dtype=np.float64)
+        hi = np.array([a[1] for a in AREAS.values()], dtype=np.float64)
+        max_dets = np.array(MAX_DETECTIONS, dtype=np.int64)
         for k, cat in enumerate(self.category_ids):
-            with_f1 = k in CATEGORIES_WITH_ATTRIBUTES
-            per_image = []
-            for img in self.image_ids:
-                g, d = gts.get((img, cat), []), dts.get((img, cat), [])
-                if g or d:
-                    order = np.argsort([-x["score"] for x in d], kind="mergesort")
-                    d = [d[i] for i in order[: MAX_DETECTIONS[-1]]]
-                    per_image.append((g, d, self._pairs(g, d, with_f1)))
-            for a, area in enumerate(AREAS.values()):
-                evals = [self._image(g, d, pairs, area, with_f1) for g, d, pairs in per_image]
-                for m, max_det in enumerate(MAX_DETECTIONS):
-                    self._accumulate(evals, max_det, k, a, m, with_f1)
+            with_f1 = self.with_f1(k)
+            x = self._category(cat, with_f1)
+            if not x["photos"]:
+                continue
+            f1_thr = self.f1_thresholds if with_f1 else np.array([-1.0])
+            n_d, n_g = len(x["scores"]), len(x["gt_area"])
+            matched = np.zeros((n_a, n_t, len(f1_thr), n_d), dtype=np.bool_)
+            ignored = np.zeros_like(matched)
+            counted = np.zeros((n_a, n_g), dtype=np.bool_)
+            match(
+                x["ious"], x["f1s"], with_f1, x["pair_at"], x["dt_at"], x["gt_at"],
+                x["gt_area"], x["gt_crowd"], x["gt_named"], x["dt_area"], iou_thr, f1_thr,
+                lo, hi, not with_f1, matched, ignored, counted,
+            )  # fmt: skip
+            precision = -np.ones((n_t, len(f1_thr), n_r, n_a, n_m))
+            recall = -np.ones((n_t, len(f1_thr), n_a, n_m))
+            accumulate(
+                x["scores"], x["rank"], x["dt_at"], matched, ignored, counted, max_dets,
+                RECALL_POINTS, precision, recall,
+            )  # fmt: skip
+            slots = slice(None) if with_f1 else slice(n_f - 1, n_f)  # F1 "not required": last
+            self.precision[:, slots, :, k] = precision
+            self.recall[:, slots, k] = recall
         return self
-
-    def _accumulate(self, evals, max_det, k, a, m, with_f1):
-        if not evals:
-            return
-        scores = np.concatenate([e["scores"][:max_det] for e in evals])
-        order = np.argsort(-scores, kind="mergesort")
-        matched = np.concatenate([e["dt_matches"][:, :, :max_det] for e in evals], axis=2)
-        ignored = np.concatenate([e["dt_ignore"][:, :, :max_det] for e in evals], axis=2)
-        matched, ignored = matched[:, :, order], ignored[:, :, order]
-        n_gt = int(np.count_nonzero(np.concatenate([e["gt_ignore"] for e in evals]) == 0))
-        if n_gt == 0:
-            return
-        tp_sum = np.cumsum((matched != 0) & ~ignored, axis=2).astype(float)
-        fp_sum = np.cumsum((matched == 0) & ~ignored, axis=2).astype(float)
-        f_slots = range(len(F1_THRESHOLDS)) if with_f1 else [-1]
-        for t in range(len(IOU_THRESHOLDS)):
-            for f in f_slots:
-                src = f if with_f1 else 0
-                tp, fp = tp_sum[t, src], fp_sum[t, src]
-                n = len(tp)
-                rc = tp / n_gt
-                self.recall[t, f, k, a, m] = rc[-1] if n else 0
-                pr = np.maximum.accumulate((tp / (fp + tp + np.spacing(1)))[::-1])[::-1]
-                at = np.searchsorted(rc, RECALL_POINTS, side="left")
-                q = np.zeros(len(RECALL_POINTS))
-                valid = at < n
-                q[valid] = pr[at[valid]]
-                self.precision[t, f, :, k, a, m] = q
 
     def _values(self, kind, iou, f1, iou_thr, f1_thr, area, max_det, categories):
         """The precision (or recall) entries FPEval's ``_summarize`` averages."""
@@ -250,15 +234,15 @@ class FashionpediaEval:
             table = table[:-1]
         else:
             table = table[-1:]
-        cat_axis = 3 if kind == "ap" else 2  # (T, F, R, K) or (T, F, K)
+        # (T, F, R, K) or (T, F, K): categories last, so one gather takes each one's entries.
+        table = np.moveaxis(table, 3 if kind == "ap" else 2, -1)
         parts = []
         for c in categories:
-            entry = np.take(table, [c], axis=cat_axis)
             if f1 and c in CATEGORIES_WITH_ATTRIBUTES:
                 slots = np.flatnonzero(F1_THRESHOLDS == f1_thr) if f1_thr is not None else range(10)
             else:
                 slots = [-1]
-            parts.append(entry[:, list(slots)].ravel())
+            parts.append(table[:, list(slots), ..., c].ravel())
         return np.concatenate(parts) if parts else np.zeros(0)
 
     def value(
@@ -321,3 +305,28 @@ class FashionpediaEval:
         for area in ("small", "medium", "large"):
             out[f"AR{area[0]}@100"] = self.value("ar", area=area, **kw)
         return out
+
+
+def coco_stats(ev: FashionpediaEval) -> tuple[np.ndarray, np.ndarray]:
+    """COCOeval's 12 summary figures and per-category AP@[.50:.95] (area all, 100
+    detections) of a ``coco=True`` evaluation that has run, computed as ``summarize`` does."""
+    precision, recall = ev.precision[:, 0], ev.recall[:, 0]  # (T, R, K, A, M), (T, K, A, M)
+    areas, dets = list(AREAS), list(MAX_DETECTIONS)
+
+    def mean(values: np.ndarray) -> float:
+        values = values[values > -1]
+        return float(np.mean(values)) if values.size else -1.0
+
+    def ap(iou=None, area="all", max_det=100) -> float:
+        table = precision if iou is None else precision[ev.iou_thresholds == iou]
+        return mean(table[:, :, :, areas.index(area), dets.index(max_det)])
+
+    def ar(area="all", max_det=100) -> float:
+        return mean(recall[:, :, areas.index(area), dets.index(max_det)])
+
+    stats = np.array(
+        [ap(), ap(0.5), ap(0.75), ap(area="small"), ap(area="medium"), ap(area="large"),
+         ar(max_det=1), ar(max_det=10), ar(), ar("small"), ar("medium"), ar("large")]
+    )  # fmt: skip
+    per_category = np.array([mean(precision[:, :, k, 0, -1]) for k in range(precision.shape[2])])
+    return stats, per_category

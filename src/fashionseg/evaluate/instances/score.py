@@ -1,46 +1,24 @@
-"""``fashionseg score RESULTS.json --data GT``: COCO's box and mask AP (pycocotools) and
-Fashionpedia's IoU-and-F1 AP (:mod:`.fpeval`) of a results file from any tool."""
+"""``fashionseg score RESULTS.json --data GT``: COCO's box and mask AP and Fashionpedia's
+IoU-and-F1 AP of a results file from any tool, all on one compiled matching engine
+(:mod:`.fpeval`, :mod:`.matching`); pycocotools' COCOeval and the Fashionpedia API are the
+references the tests compare with."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from pathlib import Path
-
-import numpy as np
 
 from fashionseg.evaluate.instances.fpeval import (
     CATEGORIES_WITH_ATTRIBUTES,
     IOU_ONLY_SUPERCATEGORY,
     SUPERCATEGORIES,
     FashionpediaEval,
+    coco_stats,
 )
 from fashionseg.evaluate.instances.results import check_results, load_detections, read_results
 from fashionseg.evaluate.instances.truth import ground_truth, instance_counts
 
 # The headline keys of the output, in the order a table shows them.
 HEADLINE = ("mask_ap", "mask_ap50", "mask_ap75", "box_ap", "mask_ap_iou_f1", "mask_ap_f1")
-
-
-def coco_stats(gt, dt, iou_type: str) -> tuple[np.ndarray, np.ndarray]:
-    """pycocotools' COCOeval: its 12 summary figures and per-category AP@[.50:.95]."""
-    from pycocotools.cocoeval import COCOeval
-
-    with contextlib.redirect_stdout(io.StringIO()):
-        ev = COCOeval(gt, dt, iou_type)
-        ev.evaluate()
-        ev.accumulate()
-        ev.summarize()
-    precision = ev.eval["precision"][:, :, :, 0, -1]  # (T, R, K) at area all, 100 detections
-    per_category = np.array(
-        [
-            precision[:, :, k][precision[:, :, k] > -1].mean()
-            if (precision[:, :, k] > -1).any()
-            else -1.0
-            for k in range(precision.shape[2])
-        ]
-    )
-    return ev.stats, per_category
 
 
 def _round(value: float) -> float | None:
@@ -55,13 +33,14 @@ def score_detections(entries: list, gt, where: str = "results") -> dict:
         ``fpeval`` (FPEval's three summary dictionaries under its own key names),
         ``per_category`` and ``per_supercategory`` tables, and counts.
     """
-    import copy
-
     entries = check_results(entries, gt, where)
-    segm = load_detections(copy.deepcopy(entries), gt)
-    mask_stats, mask_per_cat = coco_stats(gt, segm, "segm")
-    box_stats, _ = coco_stats(gt, load_detections(copy.deepcopy(entries), gt), "bbox")
-    fp = FashionpediaEval(gt, load_detections(copy.deepcopy(entries), gt)).run()
+    dt = load_detections(entries, gt)
+    # Three evaluations of one load, sharing each photo's instances, IoUs and F1s.
+    shared: dict = {}
+    segm = FashionpediaEval(gt, dt, "segm", coco=True, shared=shared).run()
+    mask_stats, mask_per_cat = coco_stats(segm)
+    box_stats, _ = coco_stats(FashionpediaEval(gt, dt, "bbox", coco=True, shared=shared).run())
+    fp = FashionpediaEval(gt, dt, shared=shared).run()
     names = [c["name"] for c in gt.loadCats(sorted(gt.getCatIds()))]
     counts = instance_counts(gt)
     per_category = []
