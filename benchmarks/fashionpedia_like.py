@@ -1,13 +1,19 @@
-"""Fashionpedia-shaped annotation files of any size, cheap to draw: a COCO JSON
+"""Fashionpedia-shaped data of any size, cheap to draw: a COCO JSON
 (``instances_attributes_*.json``: images, polygon or RLE annotations with attribute ids, the 46
-categories and 294 attributes of the real file) for the readers, the scorer and the schema.
+categories and 294 attributes of the real file), the same annotations as a Kaggle CSV, and
+photos of the annotated sizes.
 
     python -m benchmarks.fashionpedia_like OUT.json --images 10000 [--seed 0] [--rle 0.05]
+    python -m benchmarks.fashionpedia_like OUT.json --images 1000 --kaggle DIR --photos DIR
 
-Photos are not drawn here: the annotation side alone is what the readers parse. The polygons
-are star-shaped outlines of 20-60 points around a random centre, as detailed as Fashionpedia's
-hand-drawn ones (about 800 bytes of JSON per annotation); 7.3 instances per photo on average
-(333k over 45.6k photos); photo sizes spread as Fashionpedia's (long side 400-2000 px).
+The polygons are star-shaped outlines of 20-60 points around a random centre, as detailed as
+Fashionpedia's hand-drawn ones (about 800 bytes of JSON per annotation); 7.3 instances per
+photo on average (333k over 45.6k photos). Categories follow a long tail with the parts
+(sleeve, neckline) and shoes far ahead, as in Fashionpedia; the real file's per-category
+counts are not on this machine, so the tail is a power law (exponent 1.1), not a copy.
+Photo sizes are Fashionpedia's spread (long side 400-2000 px, mostly portrait) on a grid of
+28 sizes: each size is drawn and JPEG-encoded once and every photo of that size is a hard link
+to it, so 45k photos cost seconds to lay out while each still decodes at its full size.
 """
 
 from __future__ import annotations
@@ -21,6 +27,9 @@ import numpy as np
 from fashionseg.data.categories import fashionpedia
 
 INSTANCES_PER_PHOTO = 7.3
+# The photo-size grid (long side, short/long), see the module's docstring.
+LONG_SIDES = (400, 640, 800, 1024, 1280, 1600, 2000)
+ASPECTS = (0.667, 0.75)
 
 
 def _polygon(rng: np.random.Generator, h: int, w: int) -> list[float]:
@@ -55,8 +64,8 @@ def coco_file(images: int, seed: int = 0, rle_share: float = 0.05) -> dict:
     attribute_ids = np.array(sorted(table.attributes))
     out_images, annotations = [], []
     for i in range(images):
-        long = int(rng.integers(400, 2001))
-        short = int(long * rng.uniform(0.55, 0.8))
+        long = int(rng.choice(LONG_SIDES))
+        short = int(long * rng.choice(ASPECTS))
         h, w = (long, short) if rng.random() < 0.8 else (short, long)
         out_images.append(
             {"id": i + 1, "width": w, "height": h, "file_name": f"{i + 1:012d}.jpg",
@@ -104,15 +113,84 @@ def write(path: str | Path, images: int, seed: int = 0, rle_share: float = 0.05)
     return path
 
 
+def write_kaggle(folder: str | Path, coco: dict) -> Path:
+    """The same annotations in the Kaggle layout (``train.csv``, ImageId = the file's stem),
+    each mask converted from its COCO runs as fashionseg's COCO reader converts it."""
+    import csv
+
+    from fashionseg.data.coco import CocoMask
+    from fashionseg.data.rle import runs_to_rle
+    from fashionseg.data.schema.types import Rle
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    sizes = {img["id"]: (img["height"], img["width"], img["file_name"]) for img in coco["images"]}
+    with open(folder / "train.csv", "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["ImageId", "EncodedPixels", "Height", "Width", "ClassId", "AttributesIds"])
+        for ann in coco["annotations"]:  # drawn photo by photo: rows stay grouped
+            h, w, name = sizes[ann["image_id"]]
+            seg = ann["segmentation"]
+            seg = Rle(seg["size"], seg["counts"]) if isinstance(seg, dict) else seg
+            rle = runs_to_rle(*CocoMask(seg, h, w).runs())
+            attrs = ",".join(map(str, ann["attribute_ids"]))
+            out.writerow([Path(name).stem, rle, h, w, ann["category_id"], attrs])
+    return folder / "train.csv"
+
+
+def _photo(h: int, w: int, seed: int):
+    """A photo-like picture: smooth shading with texture, so JPEG decodes at a real cost."""
+    from PIL import Image
+
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w]
+    base = np.stack([(x * 0.3 + y * 0.1) % 256, (y * 0.2) % 256, (x * 0.1 + 90) % 256], -1)
+    noise = rng.normal(0, 18, (h // 8 + 1, w // 8 + 1, 3)).repeat(8, 0).repeat(8, 1)[:h, :w]
+    return Image.fromarray(np.clip(base + noise, 0, 255).astype(np.uint8))
+
+
+def write_photos(folder: str | Path, coco: dict) -> Path:
+    """Every photo of ``coco`` under ``folder`` by its ``file_name``: one JPEG per size, hard
+    links for the rest (a copy where the disk cannot link)."""
+    import os
+    import shutil
+
+    folder = Path(folder)
+    drawn = folder.parent / f".{folder.name}-sizes"
+    folder.mkdir(parents=True, exist_ok=True)
+    drawn.mkdir(exist_ok=True)
+    for img in coco["images"]:
+        h, w = img["height"], img["width"]
+        source = drawn / f"{h}x{w}.jpg"
+        if not source.exists():
+            _photo(h, w, h * 7 + w).save(source, quality=90)
+        target = folder / img["file_name"]
+        if not target.exists():
+            try:
+                os.link(source, target)
+            except OSError:
+                shutil.copyfile(source, target)
+    return folder
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out")
     p.add_argument("--images", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--rle", type=float, default=0.05, help="share of annotations as RLE")
+    p.add_argument("--kaggle", help="also write the Kaggle layout's train.csv into this folder")
+    p.add_argument("--photos", help="also lay out the photos in this folder")
     args = p.parse_args(argv)
-    path = write(args.out, args.images, args.seed, args.rle)
+    coco = coco_file(args.images, args.seed, args.rle)
+    path = Path(args.out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(coco))
     print(f"{path}: {path.stat().st_size / 2**20:.1f} MB")
+    if args.kaggle:
+        print(f"{write_kaggle(args.kaggle, coco)}")
+    if args.photos:
+        print(f"{write_photos(args.photos, coco)}: {args.images} photos")
 
 
 if __name__ == "__main__":

@@ -48,3 +48,48 @@ def test_memory_benchmark_writes_json(tmp_path):
     assert data["memory"]["peak_rss_mb_10_photos"] > 0
     assert data["memory"]["peak_rss_mb_40_photos"] > 0
     assert data["command"] == "python -m benchmarks memory --device cpu --quick"
+
+
+def test_fashionpedia_like_kaggle_csv_holds_the_coco_files_masks(tmp_path):
+    """The generator's two layouts describe the same masks: the Kaggle reader's rows equal the
+    COCO reader's instances, converted from their runs."""
+    from benchmarks.fashionpedia_like import coco_file, write_kaggle
+
+    from fashionseg.data.formats import open_dataset
+
+    coco = coco_file(12, seed=3, rle_share=0.3)
+    (tmp_path / "coco").mkdir()
+    (tmp_path / "coco" / "instances.json").write_text(json.dumps(coco))
+    write_kaggle(tmp_path / "kaggle", coco)
+    from_coco = {
+        r.image_id: r.instances for r in open_dataset(tmp_path / "coco" / "instances.json")
+    }
+    from_csv = {r.image_id: r.instances for r in open_dataset(tmp_path / "kaggle")}
+    assert from_coco.keys() == from_csv.keys() and len(from_coco) == 12
+    assert from_coco == from_csv
+    assert sum(map(len, from_csv.values())) == len(coco["annotations"])
+
+
+@pytest.mark.slow
+def test_scale_harness_runs_every_stage_at_a_tiny_size(tmp_path):
+    import subprocess
+    import sys
+
+    out = tmp_path / "scale.json"
+    done = subprocess.run(
+        [sys.executable, "-m", "benchmarks.scale", "--sizes", "20", "40", "--no-photos", "60",
+         "--out", str(tmp_path / "data"), "--json", str(out), "--plot", str(tmp_path / "g.png")],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    summary = json.loads(out.read_text())
+    for stage in ("read-coco", "read-kaggle", "stats", "masks", "prepare", "analyze"):
+        runs = summary[stage]["runs"]
+        photos = [r["photos"] for r in runs]
+        assert photos == (
+            [20, 40, 60] if stage in ("read-coco", "read-kaggle", "analyze") else [20, 40]
+        )
+        assert all(r["seconds"] > 0 and r["peak_mb"] > 0 for r in runs)
+        assert "exponent" in summary[stage]
+    assert (tmp_path / "g.png").stat().st_size > 1000
+    assert len(list((tmp_path / "data" / "40" / "coco" / "train").glob("*.jpg"))) == 40

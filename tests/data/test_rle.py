@@ -131,3 +131,78 @@ def test_kernel_codes(encoded, code):
     flat = np.zeros(12, bool)
     got = kernel(np.frombuffer(encoded.encode(), np.uint8), flat)
     assert got == getattr(rle_kernel, code)
+
+
+def _edge_masks() -> list[np.ndarray]:
+    """Empty, full, one pixel (first, last, alone mid-photo), runs across columns, and random
+    masks of odd shapes."""
+    masks = [np.zeros((6, 5), bool), np.ones((6, 5), bool)]
+    for r, c in ((0, 0), (5, 4), (3, 2)):
+        one = np.zeros((6, 5), bool)
+        one[r, c] = True
+        masks.append(one)
+    across = np.zeros((6, 5), bool)
+    across[4:, 1] = across[:3, 2] = True  # one run from the foot of column 1 into column 2
+    masks.append(across)
+    rng = np.random.default_rng(7)
+    masks += [
+        rng.random((h, w)) > p
+        for (h, w) in ((1, 9), (9, 1), (13, 11), (40, 31))
+        for p in (0.2, 0.8)
+    ]
+    return masks
+
+
+@pytest.mark.parametrize("mask", _edge_masks())
+def test_coco_runs_give_kaggle_rle_and_pixels_without_decoding(mask):
+    from fashionseg.data.coco import CocoMask
+    from fashionseg.data.coco_rle import counts_to_runs, decode_counts
+    from fashionseg.data.records import Instance
+    from fashionseg.data.rle import runs_decode, runs_to_rle
+    from fashionseg.data.schema.types import Rle
+
+    h, w = mask.shape
+    coco = coco_mask.encode(np.asfortranarray(mask.astype(np.uint8)))
+    runs = counts_to_runs(decode_counts(coco["counts"]))
+    assert runs_to_rle(*runs) == rle_encode(mask)
+    assert (runs_decode(*runs, h, w) == mask).all()
+    lazy = Instance(3, attributes=(1,), mask=CocoMask(Rle([h, w], coco["counts"].decode()), h, w))
+    assert lazy.rle == rle_encode(mask) and lazy == Instance(3, rle_encode(mask), (1,))
+    starts, ends = lazy.runs(h, w)
+    assert (starts == parse_runs(rle_encode(mask), h, w)[0]).all()
+
+
+SHARED = __import__("pathlib").Path(__file__).parents[3] / "shared" / "data"
+
+
+@pytest.mark.skipif(not SHARED.exists(), reason="needs ../shared/data")
+def test_run_conversion_equals_the_full_decode_on_every_shared_mask():
+    """Every polygon and RLE of the Fashionpedia sample (through the COCO reader's lazy
+    instances), and every CCP mask (Kaggle strings through pycocotools' RLE and back)."""
+    import pickle
+
+    from fashionseg.data.coco_rle import counts_to_runs, decode_counts
+    from fashionseg.data.formats import open_dataset
+    from fashionseg.data.rle import runs_to_rle
+
+    sample = SHARED / "fashionpedia-sample" / "coco" / "instances_sample.json"
+    from pycocotools.coco import COCO
+
+    reference = COCO(str(sample))
+    n = 0
+    for record in open_dataset(sample):
+        anns = reference.imgToAnns[next(i["id"] for i in reference.dataset["images"]
+                                        if i["file_name"].startswith(record.image_id))]  # fmt: skip
+        for inst, ann in zip(record.instances, anns, strict=True):
+            full = reference.annToMask(ann).astype(bool)
+            again = pickle.loads(pickle.dumps(inst))  # as prepare's workers receive it
+            assert again.rle == inst.rle == rle_encode(full)
+            n += 1
+    assert n == 12
+    for record in open_dataset(SHARED / "ccp-fashionpedia"):
+        for inst in record.instances:
+            full = rle_decode(inst.rle, record.height, record.width)
+            coco = coco_mask.encode(np.asfortranarray(full.astype(np.uint8)))
+            assert runs_to_rle(*counts_to_runs(decode_counts(coco["counts"]))) == inst.rle
+            n += 1
+    assert n > 3000

@@ -11,8 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
+
 from fashionseg.data.categories import Category, CategoryTable
-from fashionseg.data.coco_rle import checked_counts, decode_counts, runs_to_kaggle
+from fashionseg.data.coco_rle import checked_counts, counts_to_runs, decode_counts
 from fashionseg.data.records import Dataset, Instance, Record, is_plain_name
 from fashionseg.data.schema.coco import CocoAnnotation, read_coco
 from fashionseg.data.schema.door import read_bytes, report_skipped
@@ -83,9 +85,25 @@ class CocoDataset(Dataset):
     def _instance(self, ann: CocoAnnotation, h: int, w: int) -> Instance:
         return Instance(
             self.to_class[ann.category_id],
-            runs_to_kaggle(mask_runs(ann.segmentation, h, w)),
-            tuple(ann.attribute_ids),
+            attributes=tuple(ann.attribute_ids),
+            mask=CocoMask(ann.segmentation, h, w),
         )
+
+
+class CocoMask:
+    """A checked COCO segmentation, converted on use: its runs come from the RLE's counts or
+    from the polygons rasterised by pycocotools, never from a decoded mask."""
+
+    __slots__ = ("segmentation", "height", "width")
+
+    def __init__(self, segmentation: list | Rle, height: int, width: int):
+        self.segmentation, self.height, self.width = segmentation, height, width
+
+    def runs(self) -> tuple[np.ndarray, np.ndarray]:
+        return counts_to_runs(mask_runs(self.segmentation, self.height, self.width))
+
+    def __reduce__(self):
+        return CocoMask, (self.segmentation, self.height, self.width)
 
 
 def mask_runs(seg: list | Rle, h: int, w: int):

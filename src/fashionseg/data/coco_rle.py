@@ -168,11 +168,11 @@ def encode_counts(runs: np.ndarray) -> str:
     return chars.decode("ascii")
 
 
-def runs_to_kaggle(runs: np.ndarray) -> str:
-    """COCO run lengths -> Kaggle RLE (``start length`` pairs, 1-indexed), from the runs
-    alone: both number pixels column-major, so no mask is decoded. Mask runs that touch (an
-    empty background run between them) become one, as :func:`~fashionseg.data.rle.rle_encode`
-    writes them."""
+def counts_to_runs(runs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """COCO run lengths (background first) -> the mask's runs as Kaggle's readers hold them
+    (0-indexed starts, exclusive ends): both number pixels column-major, so no mask is
+    decoded. Mask runs that touch (an empty background run between them) become one, as
+    :func:`~fashionseg.data.rle.rle_encode` writes them."""
     runs = np.asarray(runs, dtype=np.int64)
     ends = np.cumsum(runs)
     starts = ends - runs
@@ -182,7 +182,4 @@ def runs_to_kaggle(runs: np.ndarray) -> str:
         joined = np.concatenate(([False], starts[1:] == ends[:-1]))
         starts = starts[~joined]
         ends = ends[np.concatenate((~joined[1:], [True]))]
-    pairs = np.empty(2 * starts.size, dtype=np.int64)
-    pairs[0::2] = starts + 1
-    pairs[1::2] = ends - starts
-    return " ".join(map(str, pairs.tolist()))
+    return starts, ends

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from fashionseg.data.records import Instance
-from fashionseg.data.rle import rle_decode, rle_encode
+from fashionseg.data.rle import rle_encode, runs_decode
 from fashionseg.errors import ConfigError
 from fashionseg.names import INSTANCE_RULES
 
@@ -88,17 +88,26 @@ def piece_labels(
 
 
 def class_unions(
-    instances: Sequence[Instance], height: int, width: int
+    instances: Sequence[Instance],
+    height: int,
+    width: int,
+    decoded: Sequence[np.ndarray] | None = None,
 ) -> list[tuple[int, np.ndarray, tuple[int, ...]]]:
-    """Each class's rows pooled: (class id, (H, W) bool union, attribute ids), by class id."""
+    """Each class's rows pooled: (class id, (H, W) bool union, attribute ids), by class id
+    (``decoded``: the rows' masks where the caller has them at full resolution already)."""
     by_class: dict[int, tuple[np.ndarray, set[int]]] = {}
-    for inst in instances:
+    for k, inst in enumerate(instances):
         mask, attributes = by_class.setdefault(
             inst.class_id, (np.zeros((height, width), dtype=bool), set())
         )
-        mask |= rle_decode(inst.rle, height, width)
+        mask |= decoded[k] if decoded is not None else decode_instance(inst, height, width)
         attributes.update(inst.attributes)
     return [(c, mask, tuple(sorted(a))) for c, (mask, a) in sorted(by_class.items())]
+
+
+def decode_instance(inst: Instance, height: int, width: int) -> np.ndarray:
+    """An instance's mask (H, W) bool at full resolution, from its runs."""
+    return runs_decode(*inst.runs(height, width), height, width)
 
 
 def component_masks(

@@ -16,7 +16,7 @@ import numpy as np
 
 from fashionseg.data.categories import IGNORE, NUM_GARMENTS
 from fashionseg.data.records import Instance
-from fashionseg.data.rle import parse_runs, rle_decode, sample_runs
+from fashionseg.data.rle import runs_area, runs_decode, sample_runs
 from fashionseg.errors import ConfigError
 
 
@@ -39,17 +39,12 @@ def _painting_order(instances: Sequence[Instance], areas: list[int]):
     return sorted(range(len(instances)), key=lambda k: (-areas[k], instances[k].class_id))
 
 
-def _area(runs: tuple[np.ndarray, np.ndarray]) -> int:
-    starts, ends = runs
-    return int((ends - starts).sum())
-
-
 def compose(instances: Sequence[Instance], height: int, width: int) -> np.ndarray:
     """Full-resolution label map of shape (height, width), uint8."""
-    areas = [_area(parse_runs(i.rle, height, width)) for i in instances]
+    runs = [i.runs(height, width) for i in instances]
     labels = np.zeros((height, width), dtype=np.uint8)
-    for k in _painting_order(instances, areas):
-        labels[rle_decode(instances[k].rle, height, width)] = instances[k].class_id + 1
+    for k in _painting_order(instances, [runs_area(r) for r in runs]):
+        labels[runs_decode(*runs[k], height, width)] = instances[k].class_id + 1
     return labels
 
 
@@ -97,13 +92,31 @@ def sample_instances(
     rows, cols = nearest_index(height, new_h), nearest_index(width, new_w)
     out = []
     for inst in instances:
-        starts, ends = parse_runs(inst.rle, height, width)
+        starts, ends = inst.runs(height, width)
         if starts.size:
             mask = sample_runs(starts, ends, rows, cols, height)
         else:
             mask = np.zeros((new_h, new_w), dtype=bool)
-        out.append(Sampled(mask, _area((starts, ends))))
+        out.append(Sampled(mask, runs_area((starts, ends))))
     return out
+
+
+def sample_decoded(
+    instances: Sequence[Instance],
+    masks: Sequence[np.ndarray],
+    height: int,
+    width: int,
+    new_h: int,
+    new_w: int,
+) -> list[Sampled]:
+    """:func:`sample_instances` for masks already decoded at full resolution (the components
+    rule needs them there): a gather at the sampled pixels, equal to sampling the runs."""
+    rows, cols = nearest_index(height, new_h), nearest_index(width, new_w)
+    grid = np.ix_(rows, cols)
+    return [
+        Sampled(mask[grid], runs_area(inst.runs(height, width)))
+        for inst, mask in zip(instances, masks)
+    ]
 
 
 def compose_resized(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import gzip
 import io
@@ -31,6 +32,13 @@ def _parse_int(text: str, what: str) -> int:
         raise ValueError(f"{what} is not an integer: {text[:20]!r}") from None
 
 
+def _parse_ints(tokens: list[str]) -> tuple[int, ...]:
+    try:
+        return tuple(map(int, tokens))
+    except ValueError:  # name the token that is not one
+        return tuple(_parse_int(t, "AttributesIds") for t in tokens)
+
+
 class KaggleDataset(Dataset):
     """The iMaterialist layout: ``<split>/<ImageId>.jpg`` and ``<split>.csv[.gz]``."""
 
@@ -45,10 +53,17 @@ class KaggleDataset(Dataset):
         self.image_dir = image_dir
         self._ids: list[str] | None = None
         self._grouped = True
+        self._known = categories.ids()
 
     def _rows(self) -> Iterator[list[str]]:
-        try:
+        with self._reading():
             yield from self._read_rows()
+
+    @contextlib.contextmanager
+    def _reading(self):
+        """The file's faults as one line naming it."""
+        try:
+            yield
         except UnicodeDecodeError as e:
             raise DataFormatError(
                 f"{self.csv_path}: not UTF-8 text (byte 0x{e.object[e.start]:02x} at offset "
@@ -71,9 +86,42 @@ class KaggleDataset(Dataset):
             if missing:
                 raise DataFormatError(f"{self.csv_path}: missing columns {', '.join(missing)}")
             cols = [header.index(c) if c in header else None for c in self.COLUMNS]
+            width = len(cols)
+            if cols == list(range(width)):  # the competition's own column order
+                for row in reader:
+                    if len(row) == width:
+                        yield row
+                    elif row:
+                        yield (row + [""] * width)[:width]
+                return
             for row in reader:
                 if row:
                     yield [row[c] if c is not None and c < len(row) else "" for c in cols]
+
+    def _first_fields(self) -> list[str] | None:
+        """Each row's ImageId read as the text before the line's first comma, at a fraction
+        of a CSV parse (the ids pass reads every EncodedPixels otherwise). Only where ImageId
+        is the first column and no line holds a quoted field that could span lines or hide a
+        comma in the id; None otherwise (the caller parses)."""
+        plain = self.csv_path.suffix != ".gz"
+        # Plain files are read as bytes, decoding only the ids (the parse checks UTF-8).
+        f = open(self.csv_path, "rb") if plain else _open_text(self.csv_path)
+        quote, comma, ends = (b'"', b",", b"\r\n") if plain else ('"', ",", "\r\n")
+        with f:
+            first = f.readline()
+            first = first.decode("utf-8-sig") if plain else first
+            header = next(csv.reader([first]), [])
+            if not header or header[0] != "ImageId" or not set(self.REQUIRED) <= set(header):
+                return None  # the parse names what is wrong
+            ids = []
+            for line in f:
+                if quote in line and (line.count(quote) % 2 or line.startswith(quote)):
+                    return None
+                text = line.rstrip(ends)
+                if text:
+                    head = text.partition(comma)[0]
+                    ids.append(head.decode() if plain else head)
+            return ids
 
     def image_ids(self) -> list[str]:
         """ImageIds in file order (first pass over the CSV; only ids are kept)."""
@@ -81,8 +129,11 @@ class KaggleDataset(Dataset):
             ids: list[str] = []
             seen: set[str] = set()
             last = None
-            for row in self._rows():
-                image_id = row[0]
+            with self._reading():
+                column = self._first_fields()
+            if column is None:
+                column = (row[0] for row in self._rows())
+            for image_id in column:
                 if image_id != last:
                     if image_id in seen:
                         self._grouped = False
@@ -134,23 +185,24 @@ class KaggleDataset(Dataset):
                 raise ValueError(f"invalid Height/Width {record.height}x{record.width}")
             if record.height * record.width > MAX_PIXELS:
                 raise ValueError(f"size {record.height}x{record.width} is too large to allocate")
-            known = self.categories.ids()
+            known = self._known
             seen = set()
             for _, encoded, _, _, class_text, attr_text in rows:
-                if not (class_text.strip() or encoded.strip()):
+                encoded = encoded.strip()
+                class_text = class_text.strip()
+                if not (class_text or encoded):
                     continue  # a submission's row for a photo where nothing was found
                 # 2019 files fuse attributes into ClassId: "6_28_77".
-                parts = class_text.strip().split("_")
+                parts = class_text.split("_")
                 class_id = _parse_int(parts[0], "ClassId")
                 if class_id not in known:
                     raise ValueError(f"unknown ClassId {class_id}")
-                attr_tokens = parts[1:] + attr_text.replace(",", " ").split()
-                attrs = tuple(_parse_int(a, "AttributesIds") for a in attr_tokens)
-                key = (class_id, encoded.strip(), attrs)
+                attrs = _parse_ints(parts[1:] + attr_text.replace(",", " ").split())
+                key = (class_id, encoded, attrs)
                 if key in seen:  # duplicate rows are harmless; keep one
                     continue
                 seen.add(key)
-                record.instances.append(Instance(class_id, encoded.strip(), attrs))
+                record.instances.append(Instance(class_id, encoded, attrs))
         except ValueError as e:
             record.error = str(e)
         return record

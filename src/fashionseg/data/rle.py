@@ -95,11 +95,24 @@ def rle_decode(encoded: str, height: int, width: int) -> np.ndarray:
 def rle_decode_numpy(encoded: str, height: int, width: int) -> np.ndarray:
     """:func:`rle_decode` in NumPy alone: the fallback, and the reference the kernel is
     tested against."""
+    return runs_decode(*parse_runs(encoded, height, width), height, width)
+
+
+def runs_decode(starts: np.ndarray, ends: np.ndarray, height: int, width: int) -> np.ndarray:
+    """A mask (H, W) bool from its runs (0-indexed starts, exclusive ends, column-major)."""
     # Alternate gap and run lengths, expanded by one C-level repeat: no Python loop over runs.
-    lengths = _alternating(*parse_runs(encoded, height, width), height * width)
+    lengths = _alternating(starts, ends, _check_size(height, width))
     values = np.zeros(lengths.size, dtype=bool)
     values[1::2] = True
     return np.repeat(values, lengths).reshape(width, height).T
+
+
+def runs_to_rle(starts: np.ndarray, ends: np.ndarray) -> str:
+    """Runs (0-indexed starts, exclusive ends) as a Kaggle RLE string."""
+    pairs = np.empty(2 * starts.size, dtype=np.int64)
+    pairs[0::2] = starts + 1
+    pairs[1::2] = ends - starts
+    return " ".join(map(str, pairs.tolist()))
 
 
 def rle_encode(mask: np.ndarray) -> str:
@@ -114,16 +127,17 @@ def rle_encode(mask: np.ndarray) -> str:
     flat = np.asarray(mask).ravel(order="F").astype(bool)
     padded = np.concatenate(([False], flat, [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
-    starts, ends = edges[0::2], edges[1::2]
-    pairs = np.empty(2 * starts.size, dtype=np.int64)
-    pairs[0::2] = starts + 1
-    pairs[1::2] = ends - starts
-    return " ".join(map(str, pairs.tolist()))
+    return runs_to_rle(edges[0::2], edges[1::2])
 
 
 def rle_area(encoded: str, height: int, width: int) -> int:
     """Pixel count of an encoded mask, without decoding it."""
-    starts, ends = parse_runs(encoded, height, width)
+    return runs_area(parse_runs(encoded, height, width))
+
+
+def runs_area(runs: tuple[np.ndarray, np.ndarray]) -> int:
+    """Pixel count of a mask's runs (starts, exclusive ends)."""
+    starts, ends = runs
     return int((ends - starts).sum())
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from fashionseg.data.compose import compose
 from fashionseg.data.formats import open_dataset
-from fashionseg.data.rle import RLEError, rle_area
+from fashionseg.data.rle import RLEError, runs_area
 from fashionseg.outputs import data_inputs, plan_folder
 
 
@@ -33,7 +33,8 @@ def collect(data: str | Path) -> dict:
             continue
         try:
             areas = [
-                (i.class_id, rle_area(i.rle, record.height, record.width)) for i in record.instances
+                (i.class_id, runs_area(i.runs(record.height, record.width)))
+                for i in record.instances
             ]
         except RLEError as e:
             skipped.append((record.image_id, str(e)))

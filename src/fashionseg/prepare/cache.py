@@ -28,7 +28,14 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from fashionseg.data.categories import CategoryTable
-from fashionseg.data.compose import compose_resized, fit, keep_classes, sample_instances
+from fashionseg.data.components import decode_instance
+from fashionseg.data.compose import (
+    compose_resized,
+    fit,
+    keep_classes,
+    sample_decoded,
+    sample_instances,
+)
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.images import load_resized
 from fashionseg.data.records import Dataset, Record
@@ -62,12 +69,20 @@ def prepare_one(
     image = load_resized(record.path, record.height, record.width, out_h, out_w, keep_aspect)
     h, w = record.height, record.width
     instances = keep_classes(record.instances, classes)
-    # Each row's mask at the canvas's size, once: the label map and the instances share them.
-    sampled = sample_instances(instances, h, w, *fit(h, w, out_h, out_w, keep_aspect)[:2])
+    new_size = fit(h, w, out_h, out_w, keep_aspect)[:2]
+    decoded = None
+    if instance_rule == "components":
+        # The rule decodes every row at full resolution anyway: sample those masks (a
+        # gather) instead of looking each row's runs up on the grid a second way.
+        decoded = [decode_instance(i, h, w) for i in instances]
+        sampled = sample_decoded(instances, decoded, h, w, *new_size)
+    else:
+        # Each row's mask at the canvas's size, once: the label map and instances share it.
+        sampled = sample_instances(instances, h, w, *new_size)
     labels = compose_resized(instances, h, w, out_h, out_w, keep_aspect, sampled)
     if instance_rule is None:
         return image, labels
-    args = (out_h, out_w, keep_aspect, classes, instance_rule, sampled)
+    args = (out_h, out_w, keep_aspect, classes, instance_rule, sampled, decoded)
     return image, labels, resized_instances(record, *args)
 
 

@@ -30,16 +30,17 @@ def resized_instances(
     classes: str,
     rule: str,
     sampled: list[Sampled] | None = None,
+    decoded: list[np.ndarray] | None = None,
 ) -> list[dict]:
     """A record's instances (under ``rule``) at the cache's size, nearest-neighbour as the
     label maps; instances that vanish at that size are dropped. ``sampled`` is the kept rows'
     masks at that size when the caller has them (``prepare_one`` composes the label map from
-    them too)."""
+    them too), ``decoded`` the same at full resolution (the components rule works there)."""
     h, w = record.height, record.width
     new_h, new_w, top, left = fit(h, w, out_h, out_w, keep_aspect)
     kept = keep_classes(record.instances, classes)
     if rule == "components":
-        small = _components(kept, h, w, new_h, new_w)
+        small = _components(kept, h, w, new_h, new_w, decoded)
     else:
         apply_rule(kept, h, w, rule)  # an unknown rule fails here
         if sampled is None:
@@ -63,12 +64,12 @@ def resized_instances(
     return out
 
 
-def _components(kept, h: int, w: int, new_h: int, new_w: int):
+def _components(kept, h: int, w: int, new_h: int, new_w: int, decoded=None):
     """The components rule at full resolution (``data/components.py``), each class's pieces
     sampled on the (new_h, new_w) grid as one label array: no full-size mask per piece."""
     rows, cols = nearest_index(h, new_h), nearest_index(w, new_w)
     out = []
-    for class_id, union, attributes in class_unions(kept, h, w):
+    for class_id, union, attributes in class_unions(kept, h, w, decoded):
         split = piece_labels(union)
         if split is None:
             continue
