@@ -105,7 +105,8 @@ def measure(command: list[str]) -> dict:
 
 
 def predictions(folder: Path, coco: dict) -> None:
-    """predict's JSON for every photo, made from the annotations (analyze reads these)."""
+    """predict's JSON for every photo, made from the annotations (analyze reads these), with
+    a box and a mask of predict's typical length per garment (the bytes a real folder holds)."""
     from fashionseg.data.categories import fashionpedia
 
     names = fashionpedia().names()[1:]
@@ -116,9 +117,14 @@ def predictions(folder: Path, coco: dict) -> None:
         by_image.setdefault(ann["image_id"], set()).add(ann["category_id"])
     folder.mkdir(parents=True, exist_ok=True)
     for img in coco["images"]:
+        starts = np.cumsum(rng.integers(1, 2000, 150))
+        rle = " ".join(
+            f"{s} {n}" for s, n in zip(starts.tolist(), rng.integers(1, 60, 150).tolist())
+        )
         garments = [
             {"class_id": c, "name": names[c], "area_fraction": round(float(rng.uniform(0, 0.3)), 4),
-             "color": {"name": str(rng.choice(colours)), "hex": "#000000"}}
+             "bbox": [10, 20, 300, 400], "color": {"name": str(rng.choice(colours)), "hex": "#000000"},
+             "rle": rle}
             for c in sorted(by_image.get(img["id"], ()))
         ]  # fmt: skip
         doc = {"image": {"path": img["file_name"], "width": img["width"], "height": img["height"]},

@@ -13,6 +13,8 @@ import io
 import json
 import sys
 from collections import Counter
+from collections.abc import Iterable, Iterator
+from itertools import combinations
 from pathlib import Path
 
 import numpy as np
@@ -21,32 +23,49 @@ from fashionseg.data.categories import NUM_GARMENTS
 from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import DataFormatError
 from fashionseg.outputs import ErrorLog, plan_folder
-from fashionseg.use.instance_stats import collection_instances
+from fashionseg.use.instance_stats import InstanceTally
 from fashionseg.use.table import read_docs
 
 
-def load_predictions(folder: str | Path) -> tuple[list[dict], ErrorLog]:
-    """Read every ``*.json`` written by ``predict``; broken files are listed and skipped."""
+def load_predictions(folder: str | Path, bad: list[tuple[str, str]]) -> Iterator[dict]:
+    """Every ``*.json`` written by ``predict``, one at a time (a folder of 45k photos is never
+    held whole); broken files are appended to ``bad`` (name, reason) and skipped."""
     folder = Path(folder)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder}: no such folder of predictions")
     files = sorted(folder.glob("*.json"))
     if not files:
         raise FileNotFoundError(f"{folder}: no .json files (run fashionseg predict first)")
-    docs, bad = [], []
+    return _each(files, bad)
+
+
+def _each(files: list[Path], bad: list[tuple[str, str]]) -> Iterator[dict]:
     for f in files:
         try:
-            docs.append(read_prediction(f.read_bytes(), f.name))
+            yield _essentials(read_prediction(f.read_bytes(), f.name))
         except (SchemaError, OSError) as e:
             bad.append((f.name, f"not a prediction JSON ({str(e).removeprefix(f'{f.name}: ')})"))
-    return docs, bad
 
 
-def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
-    """Frequencies, lift, colours and outfits of a list of prediction documents.
+# What the analysis never reads: masks and boxes are most of a document's bytes, and a folder
+# of 45k photos kept whole would hold them all in memory.
+_UNREAD = ("rle", "bbox", "cutout", "swatch")
+
+
+def _essentials(doc: dict) -> dict:
+    """A prediction document without the parts the analysis does not read."""
+    for kind in ("garments", "instances"):
+        for item in doc.get(kind) or []:
+            for key in _UNREAD:
+                item.pop(key, None)
+    return doc
+
+
+def collection_stats(docs: Iterable[dict], min_photos: int = 3) -> dict:
+    """Frequencies, lift, colours and outfits of prediction documents, read once.
 
     Args:
-        docs: predict's JSON documents.
+        docs: predict's JSON documents (any iterable: a folder's are read one by one).
         min_photos: categories seen in fewer photos are left out of the lift matrix (a lift
             from two photos says little).
 
@@ -54,13 +73,18 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
         A JSON-ready dict: ``photos``, ``categories`` (per name: photos, share, mean area,
         colours), ``lift`` (names and matrix), ``pairs`` and ``outfits`` (most common first).
     """
-    n = len(docs)
-    present: list[set[str]] = []
+    # One pass, with state that grows with the categories, not the photos.
+    n = 0
+    counts: Counter[str] = Counter()
+    together: Counter[tuple[str, str]] = Counter()
+    outfits: Counter[str] = Counter()
     ids: dict[str, int] = {}
     area: dict[str, list[float]] = {}
     colours: dict[str, Counter] = {}
     hexes: dict[str, str] = {}
+    instances = InstanceTally()
     for doc in docs:
+        n += 1
         names = set()
         for g in doc["garments"]:
             name = g["name"]
@@ -71,8 +95,11 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
             if colour.get("name"):
                 colours.setdefault(name, Counter())[colour["name"]] += 1
                 hexes.setdefault(colour["name"], colour.get("hex", "#888888"))
-        present.append(names)
-    counts = Counter(name for names in present for name in names)
+        counts.update(names)
+        together.update(combinations(sorted(names), 2))
+        # An outfit is the set of whole garments (not parts such as sleeves) in one photo.
+        outfits[" + ".join(sorted(x for x in names if ids[x] < NUM_GARMENTS))] += 1
+        instances.add(doc)
     categories = {
         name: {
             "class_id": ids[name],
@@ -83,14 +110,15 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
         }
         for name, c in counts.most_common()
     }
-    for name, found in collection_instances(docs).items():
+    for name, found in instances.result().items():
         if name in categories:  # documents with instances: counts and top attributes
             categories[name].update(found)
     frequent = [name for name, c in counts.most_common() if c >= min_photos]
-    joint = np.zeros((len(frequent), len(frequent)))
-    for names in present:
-        idx = [i for i, name in enumerate(frequent) if name in names]
-        joint[np.ix_(idx, idx)] += 1
+    joint = np.diag(np.array([counts[name] for name in frequent], dtype=float))
+    for a, name_a in enumerate(frequent):
+        for b, name_b in enumerate(frequent):
+            if a != b:
+                joint[a, b] = together[min(name_a, name_b), max(name_a, name_b)]
     p = np.diag(joint) / max(n, 1)
     lift = (joint / max(n, 1)) / np.maximum(np.outer(p, p), 1e-12)
     pairs = [
@@ -100,10 +128,6 @@ def collection_stats(docs: list[dict], min_photos: int = 3) -> dict:
         if joint[i, j] >= min_photos
     ]
     pairs.sort(key=lambda x: (-x["lift"], -x["photos"]))
-    # An outfit is the set of whole garments (not parts such as sleeves) in one photo.
-    outfits = Counter(
-        " + ".join(sorted(name for name in names if ids[name] < NUM_GARMENTS)) for names in present
-    )
     return {
         "photos": n,
         "categories": categories,
@@ -234,22 +258,23 @@ def analyze(
     a catalogue table (``predict --table``'s ``.parquet``; ``groups``: by body region rather
     than category; ``overwrite``: replace files of those names that fashionseg did not
     write)."""
+    bad: list[tuple[str, str]] = []
     if Path(predictions).suffix.lower() == ".parquet" and Path(predictions).is_file():
-        docs, bad = read_docs(predictions), []
+        docs = iter(read_docs(predictions))
     else:
-        docs, bad = load_predictions(predictions)
+        docs = load_predictions(predictions, bad)
     if groups:
-        docs = [regroup(doc) for doc in docs]
+        docs = map(regroup, docs)
     # The analysis never lands among the predictions it reads (a photo called summary.jpg
     # has a summary.json there).
     out = plan_folder(out, [predictions], REPORT_FILES, "the report", overwrite, "analyze")
+    stats = collection_stats(docs)
     errors = ErrorLog(out)
     for name, reason in bad:
         errors.add(name, reason)
     errors.close()
-    if not docs:
+    if stats["photos"] == 0:
         raise DataFormatError(f"{predictions}: none of the .json files is a prediction")
-    stats = collection_stats(docs)
     (out / "summary.json").write_text(json.dumps(stats, indent=1))
     figs = _figures(stats, out, top)
     cats = stats["categories"]

@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 
-def collection_instances(docs: list[dict]) -> dict[str, dict]:
+class InstanceTally:
     """Per category name, over predict's documents that list instances: how many instances
-    and their most common attributes (name -> count, most common first), for ``analyze``."""
-    counts: dict[str, int] = {}
-    attributes: dict[str, dict[str, int]] = {}
-    for doc in docs:
+    and their most common attributes, added one document at a time."""
+
+    def __init__(self):
+        self.counts: dict[str, int] = {}
+        self.attributes: dict[str, dict[str, int]] = {}
+
+    def add(self, doc: dict) -> None:
         for inst in doc.get("instances", []):
             name = inst["name"]
-            counts[name] = counts.get(name, 0) + 1
-            seen = attributes.setdefault(name, {})
+            self.counts[name] = self.counts.get(name, 0) + 1
+            seen = self.attributes.setdefault(name, {})
             for a in inst.get("attributes", []):
                 seen[a["name"]] = seen.get(a["name"], 0) + 1
-    return {
-        name: {
-            "instances": n,
-            "attributes": dict(sorted(attributes[name].items(), key=lambda kv: -kv[1])),
+
+    def result(self) -> dict[str, dict]:
+        """name -> ``instances`` and ``attributes`` (name -> count, most common first)."""
+        return {
+            name: {
+                "instances": n,
+                "attributes": dict(sorted(self.attributes[name].items(), key=lambda kv: -kv[1])),
+            }
+            for name, n in self.counts.items()
         }
-        for name, n in counts.items()
-    }
