@@ -28,12 +28,11 @@ import numpy as np
 from numpy.lib.format import open_memmap
 
 from fashionseg.data.categories import CategoryTable
-from fashionseg.data.components import decode_instance
 from fashionseg.data.compose import (
     compose_resized,
+    decode_and_sample,
     fit,
     keep_classes,
-    sample_decoded,
     sample_instances,
 )
 from fashionseg.data.formats import open_dataset
@@ -74,8 +73,7 @@ def prepare_one(
     if instance_rule == "components":
         # The rule decodes every row at full resolution anyway: sample those masks (a
         # gather) instead of looking each row's runs up on the grid a second way.
-        decoded = [decode_instance(i, h, w) for i in instances]
-        sampled = sample_decoded(instances, decoded, h, w, *new_size)
+        decoded, sampled = decode_and_sample(instances, h, w, *new_size)
     else:
         # Each row's mask at the canvas's size, once: the label map and instances share it.
         sampled = sample_instances(instances, h, w, *new_size)

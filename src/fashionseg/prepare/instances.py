@@ -77,7 +77,8 @@ def _components(kept, h: int, w: int, new_h: int, new_w: int, decoded=None):
         inside_r = (rows >= y0) & (rows < y0 + pieces.shape[0])
         inside_c = (cols >= x0) & (cols < x0 + pieces.shape[1])
         small = np.zeros((new_h, new_w), dtype=pieces.dtype)
-        small[np.ix_(inside_r, inside_c)] = pieces[np.ix_(rows[inside_r] - y0, cols[inside_c] - x0)]
+        taken = pieces.take(rows[inside_r] - y0, 0).take(cols[inside_c] - x0, 1)
+        small[np.ix_(inside_r, inside_c)] = taken
         out.extend((class_id, small == k, attributes) for k in order)
     return out
 
