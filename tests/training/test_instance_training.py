@@ -243,6 +243,13 @@ def test_train_evaluate_and_predict_an_instance_model_from_the_console(synth_pho
     run("predict", str(tmp_path / "m.onnx"), str(photo), "--out", str(tmp_path / "po"))
     onnx_doc = json.loads((tmp_path / "po" / f"{photo.stem}.json").read_text())
     assert [i["name"] for i in onnx_doc["instances"]] == [i["name"] for i in doc["instances"]]
+    # evaluate reads the task from the ONNX metadata: the exported model is scored as the
+    # instance model it is (it used to be taken for a semantic one).
+    run("evaluate", str(tmp_path / "m.onnx"), "--data", str(synth_photos), "--ids", str(ids),
+        "--out", str(tmp_path / "mo.json"))  # fmt: skip
+    onnx_metrics = json.loads((tmp_path / "mo.json").read_text())
+    assert {"mask_ap", "box_ap", "mask_ap_iou_f1"} <= set(onnx_metrics)
+    assert onnx_metrics["images"] == metrics["images"] == 3
 
 
 def test_an_instance_config_names_an_instance_model():

@@ -17,9 +17,12 @@ def _write(metrics: dict, out: str | None) -> None:
 
 
 def _task(model: str) -> str:
-    """The task a model file was trained for (an exported .onnx model is semantic)."""
+    """The task a model file was trained for: a checkpoint's config, or the metadata that
+    ``export`` writes into an ONNX file (an exported instance model is evaluated as one)."""
     if model.lower().endswith(".onnx"):
-        return "semantic"
+        from fashionseg.inference.loading import onnx_info
+
+        return onnx_info(model)["config"].get("task", "semantic")
     from fashionseg.checkpoint import load_checkpoint
 
     return load_checkpoint(model).get("config", {}).get("task", "semantic")

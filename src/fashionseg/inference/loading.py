@@ -131,7 +131,13 @@ _ORT = ("CUDAExecutionProvider", "CPUExecutionProvider")
 ONNX_META = "fashionseg"
 
 
-def _onnx_backend(path: Path, threads: int | None):
+def onnx_info(path: str | Path) -> dict:
+    """What ``fashionseg export`` wrote into an ONNX file's metadata: ``config`` (the task
+    included), ``categories`` and, for an instance model, ``attribute_ids``.
+
+    Raises:
+        CheckpointError: onnx missing, not an ONNX file, or not one fashionseg exported.
+    """
     try:
         import onnx
     except ImportError:
@@ -142,11 +148,18 @@ def _onnx_backend(path: Path, threads: int | None):
         proto = onnx.load(str(path), load_external_data=False)
         meta = {p.key: p.value for p in proto.metadata_props}
         info = json.loads(meta[ONNX_META])
-        config, categories = info["config"], CategoryTable.from_json(info["categories"])
-    except (KeyError, ValueError, TypeError):
+        info["config"].get("task")
+        CategoryTable.from_json(info["categories"])
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise CheckpointError(f"{path}: not an ONNX model exported by fashionseg export") from None
     except Exception as e:  # onnx raises its own DecodeError for files that are not ONNX
         raise CheckpointError(f"{path}: not a readable ONNX file ({type(e).__name__})") from None
+    return info
+
+
+def _onnx_backend(path: Path, threads: int | None):
+    info = onnx_info(path)
+    config, categories = info["config"], CategoryTable.from_json(info["categories"])
     if config.get("task") == "instances":
         return config, categories, _OnnxInstanceRunner(path, threads, info.get("attribute_ids", []))
     return config, categories, _OnnxRunner(path, threads)
