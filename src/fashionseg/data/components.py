@@ -95,14 +95,16 @@ def class_unions(
 ) -> list[tuple[int, np.ndarray, tuple[int, ...]]]:
     """Each class's rows pooled: (class id, (H, W) bool union, attribute ids), by class id
     (``decoded``: the rows' masks where the caller has them at full resolution already)."""
-    by_class: dict[int, tuple[np.ndarray, set[int]]] = {}
+    masks: dict[int, np.ndarray] = {}
+    attributes: dict[int, set[int]] = {}
     for k, inst in enumerate(instances):
-        mask, attributes = by_class.setdefault(
-            inst.class_id, (np.zeros((height, width), dtype=bool), set())
-        )
-        mask |= decoded[k] if decoded is not None else decode_instance(inst, height, width)
-        attributes.update(inst.attributes)
-    return [(c, mask, tuple(sorted(a))) for c, (mask, a) in sorted(by_class.items())]
+        mask = decoded[k] if decoded is not None else decode_instance(inst, height, width)
+        c = inst.class_id
+        # A class of one row (every CCP class) is that row's mask; more rows make a new union
+        # (never written into a caller's decoded mask).
+        masks[c] = masks[c] | mask if c in masks else mask
+        attributes.setdefault(c, set()).update(inst.attributes)
+    return [(c, masks[c], tuple(sorted(attributes[c]))) for c in sorted(masks)]
 
 
 def decode_instance(inst: Instance, height: int, width: int) -> np.ndarray:

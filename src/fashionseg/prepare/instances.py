@@ -47,12 +47,17 @@ def resized_instances(
             sampled = sample_instances(kept, h, w, new_h, new_w)
         small = [(i.class_id, s.mask, i.attributes) for i, s in zip(kept, sampled)]
     out = []
+    letterboxed = (new_h, new_w) != (out_h, out_w)
     for class_id, piece, attributes in small:
-        if not piece.any():
+        rows = piece.any(1)
+        if not rows.any():
             continue
-        mask = np.zeros((out_h, out_w), dtype=bool)
-        mask[top : top + new_h, left : left + new_w] = piece
-        ys, xs = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
+        mask = piece
+        if letterboxed:
+            mask = np.zeros((out_h, out_w), dtype=bool)
+            mask[top : top + new_h, left : left + new_w] = piece
+            rows = mask.any(1)
+        ys, xs = np.flatnonzero(rows), np.flatnonzero(mask.any(0))
         out.append(
             {
                 "class_id": class_id,
