@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from pycocotools import mask as mask_utils
 
-from fashionseg.evaluate.instances.fpeval import attribute_f1
+from fashionseg.evaluate.instances.fpeval import pairwise_attribute_f1
 from fashionseg.evaluate.instances.results import ResultsError
 from fashionseg.evaluate.instances.score import score_results
 
@@ -85,7 +85,7 @@ def test_attribute_f1_is_sklearn_binary_macro():
     gts = (rng.random((7, ATTRIBUTES)) < 0.3).astype(int)
     dts[0] = 0
     gts[0] = 0  # two instances without attributes agree: 1.0
-    ours = attribute_f1(dts, gts)
+    ours = pairwise_attribute_f1(dts, gts)
     for d in range(9):
         for g in range(7):
             want = sklearn.f1_score(gts[g], dts[d], average="macro", zero_division=0)
@@ -300,3 +300,25 @@ def test_the_compiled_engine_equals_cocoeval(seed, iou_type):
     # Every entry of the curves, not only the summaries.
     np.testing.assert_array_equal(ours.precision[:, 0], reference.eval["precision"])
     np.testing.assert_array_equal(ours.recall[:, 0], reference.eval["recall"])
+
+
+def test_results_entries_have_pycocotools_own_rle_from_masks_and_from_kaggle_runs():
+    """The one owner of COCO results entries writes the compressed counts pycocotools writes
+    from a detection's mask, and from predict's Kaggle RLE counts that pycocotools decodes to
+    the same mask (a full mask's may end in an empty background run)."""
+    from fashionseg.data.rle import coco_counts, rle_encode
+    from fashionseg.evaluate.instances.entries import mask_counts, results_entry
+
+    rng = np.random.default_rng(5)
+    for shape in [(1, 1), (5, 7), (13, 11), (40, 31)]:
+        for p in (0.0, 0.3, 0.9, 1.0):
+            mask = rng.random(shape) < p
+            want = mask_utils.encode(np.asfortranarray(mask.astype(np.uint8)))["counts"].decode()
+            h, w = shape
+            entry = results_entry("a", 3, 0.5, mask_counts(mask), h, w, [1, 2, 4, 6], (7,))
+            assert entry["segmentation"] == {"size": [h, w], "counts": want}
+            kaggle = results_entry("a", 3, 0.5, coco_counts(rle_encode(mask), h, w), h, w,
+                                   [1, 2, 4, 6], (7,))  # fmt: skip
+            rle = {"size": [h, w], "counts": kaggle["segmentation"]["counts"].encode()}
+            assert (mask_utils.decode(rle).astype(bool) == mask).all()
+    assert entry["bbox"] == [1, 2, 3, 4] and entry["attribute_ids"] == [7]

@@ -17,9 +17,9 @@ from fashionseg.evaluate.instances.score import score_detections
 from fashionseg.evaluate.instances.truth import ground_truth, stems
 from fashionseg.evaluate.instances.validation import (
     AP_MIN_SCORE,
-    attribute_f1,
     attribute_scores,
     detection_entry,
+    matched_attribute_f1,
     matched_attributes,
 )
 from fashionseg.inference.predictor import Predictor
@@ -86,7 +86,7 @@ def evaluate_instances(
         flush()
     out = score_detections(entries, gt, checkpoint)
     # Macro F1 of the model's attributes on the garments it found (IoU >= 0.5, same class).
-    out["attribute_f1"] = attribute_f1(pairs, predictor.attribute_ids)
+    out["attribute_f1"] = matched_attribute_f1(pairs, predictor.attribute_ids)
     names = predictor.categories.attributes
     out["per_attribute"] = {
         names.get(a, str(a)): round(f1, 4)

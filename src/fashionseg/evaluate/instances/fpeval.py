@@ -45,8 +45,10 @@ SUPERCATEGORIES = {
 IOU_ONLY_SUPERCATEGORY = "accessory"
 
 
-def attribute_f1(dt_attributes: np.ndarray, gt_attributes: np.ndarray) -> np.ndarray:
-    """Binary macro F1 between every detection and every ground-truth instance.
+def pairwise_attribute_f1(dt_attributes: np.ndarray, gt_attributes: np.ndarray) -> np.ndarray:
+    """FPEval's attribute F1 between every detection and every ground-truth instance (binary
+    macro F1 of their multi-hot vectors; ``validation.matched_attribute_f1`` is the other
+    figure, over matched pairs).
 
     Args:
         dt_attributes: (D, A) 0/1 multi-hot vectors.
@@ -181,7 +183,7 @@ class FashionpediaEval:
             x["f1s"] = self._once(
                 ("f1", cat),
                 lambda: self._flat(
-                    photos, lambda d, g: attribute_f1(self._multihot(d), self._multihot(g))
+                    photos, lambda d, g: pairwise_attribute_f1(self._multihot(d), self._multihot(g))
                 ),
             )
         return x

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from fashionseg.data.rle import rle_decode
+from fashionseg.evaluate.instances.entries import mask_counts, results_entry
 from fashionseg.evaluate.instances.score import score_detections
 from fashionseg.evaluate.instances.truth import coco_dataset, quiet_coco
 from fashionseg.inference.instances import ATTRIBUTE_THRESHOLD, Detection, model_detections
@@ -28,9 +29,12 @@ def attribute_scores(pairs: list[tuple[set[int], set[int]]], attribute_ids: list
     return scores
 
 
-def attribute_f1(pairs: list[tuple[set[int], set[int]]], attribute_ids: list[int]) -> float | None:
-    """Macro F1 over the attributes that occur in the ground truth of ``pairs``; None when
-    none occurs."""
+def matched_attribute_f1(
+    pairs: list[tuple[set[int], set[int]]], attribute_ids: list[int]
+) -> float | None:
+    """The ``attribute_f1`` figure: over the (predicted, true) attribute sets of matched
+    instances, the macro F1 of the attributes that occur in the ground truth; None when none
+    occurs. (FPEval's per-pair F1 is ``fpeval.pairwise_attribute_f1``.)"""
     scores = attribute_scores(pairs, attribute_ids)
     return float(np.mean(list(scores.values()))) if scores else None
 
@@ -87,22 +91,15 @@ def validate_instances(model, cache, rows, attribute_ids, device, batch_size=4, 
         "mask_ap50": scores["mask_ap50"],
         "box_ap": scores["box_ap"],
         "mask_ap_iou_f1": scores["mask_ap_iou_f1"],
-        "attribute_f1": attribute_f1(pairs, attribute_ids),
+        "attribute_f1": matched_attribute_f1(pairs, attribute_ids),
         "instances": scores,
     }
 
 
 def detection_entry(det: Detection, image_id) -> dict:
-    """A detection as a COCO results entry (compressed RLE, attributes over the threshold)."""
-    from pycocotools import mask as mask_utils
-
-    rle = mask_utils.encode(np.asfortranarray(det.mask.astype(np.uint8)))
-    x0, y0, x1, y1 = det.bbox
-    return {
-        "image_id": image_id,
-        "category_id": det.class_id,
-        "segmentation": {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")},
-        "score": det.score,
-        "bbox": [x0, y0, x1 - x0, y1 - y0],
-        "attribute_ids": [a for a, p in det.attributes.items() if p >= ATTRIBUTE_THRESHOLD],
-    }
+    """A detection as a COCO results entry (attributes over the threshold)."""
+    h, w = det.mask.shape
+    present = [a for a, p in det.attributes.items() if p >= ATTRIBUTE_THRESHOLD]
+    return results_entry(
+        image_id, det.class_id, det.score, mask_counts(det.mask), h, w, det.bbox, present
+    )

@@ -11,6 +11,7 @@ import numpy as np
 
 from fashionseg.data.categories import palette
 from fashionseg.data.rle import coco_counts, rle_encode
+from fashionseg.evaluate.instances.entries import results_entry
 from fashionseg.inference.instances import ATTRIBUTE_THRESHOLD, Detection
 from fashionseg.use.colornames import dominant_color
 
@@ -56,25 +57,19 @@ def instance_entries(
 
 
 def coco_entries(doc: dict, image_id: str) -> list[dict]:
-    """A photo's instances (predict's JSON document) as COCO results entries: compressed RLE,
-    ``bbox`` as [x, y, width, height], ``attribute_ids`` above the threshold."""
-    from pycocotools import mask as mask_utils
-
+    """A photo's instances (predict's JSON document) as COCO results entries, converted from
+    their runs (``evaluate/instances/entries.py`` writes every entry)."""
     h, w = doc["image"]["height"], doc["image"]["width"]
-    out = []
-    for inst in doc.get("instances", []):
-        rle = mask_utils.frPyObjects(
-            {"counts": coco_counts(inst["rle"], h, w), "size": [h, w]}, h, w
-        )
-        x0, y0, x1, y1 = inst["bbox"]
-        out.append(
-            {
-                "image_id": image_id,
-                "category_id": inst["class_id"],
-                "segmentation": {"size": [h, w], "counts": rle["counts"].decode("ascii")},
-                "score": inst["score"],
-                "bbox": [x0, y0, x1 - x0, y1 - y0],
-                "attribute_ids": [a["id"] for a in inst["attributes"]],
-            }
-        )
-    return out
+    return [
+        results_entry(
+            image_id,
+            inst["class_id"],
+            inst["score"],
+            coco_counts(inst["rle"], h, w),
+            h,
+            w,
+            inst["bbox"],
+            [a["id"] for a in inst["attributes"]],
+        )  # fmt: skip
+        for inst in doc.get("instances", [])
+    ]
