@@ -32,7 +32,7 @@ LONG_SIDES = (400, 640, 800, 1024, 1280, 1600, 2000)
 ASPECTS = (0.667, 0.75)
 
 
-def _polygon(rng: np.random.Generator, h: int, w: int) -> list[float]:
+def polygon(rng: np.random.Generator, h: int, w: int) -> list[float]:
     """A star-shaped outline inside the photo, rounded to 2 decimals as Fashionpedia's are."""
     cy, cx = rng.uniform(0.2, 0.8) * h, rng.uniform(0.2, 0.8) * w
     radius = rng.uniform(0.03, 0.2) * min(h, w)
@@ -47,7 +47,7 @@ def _polygon(rng: np.random.Generator, h: int, w: int) -> list[float]:
 def _rle(rng: np.random.Generator, h: int, w: int) -> dict:
     from pycocotools import mask as mask_utils
 
-    rle = mask_utils.merge(mask_utils.frPyObjects([_polygon(rng, h, w)], h, w))
+    rle = mask_utils.merge(mask_utils.frPyObjects([polygon(rng, h, w)], h, w))
     return {"size": [h, w], "counts": rle["counts"].decode("ascii")}
 
 
@@ -73,7 +73,7 @@ def coco_file(images: int, seed: int = 0, rle_share: float = 0.05) -> dict:
              "kaggle_id": f"{i:032x}"}
         )  # fmt: skip
         for _ in range(max(1, rng.poisson(INSTANCES_PER_PHOTO))):
-            seg = _rle(rng, h, w) if rng.random() < rle_share else [_polygon(rng, h, w)]
+            seg = _rle(rng, h, w) if rng.random() < rle_share else [polygon(rng, h, w)]
             n_attr = int(rng.integers(0, 4))
             annotations.append(
                 {

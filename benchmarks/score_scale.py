@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.fashionpedia_like import _polygon, coco_file
+from benchmarks.fashionpedia_like import coco_file, polygon
 
 FASHIONSEG = str(Path(sys.executable).with_name("fashionseg"))
 
@@ -54,7 +54,7 @@ def results_for(gt: dict, detections: int, seed: int = 0) -> list[dict]:
         for ann in by_image.get(img["id"], [])[:detections]:
             seg = ann["segmentation"]
             if isinstance(seg, dict):
-                seg = [_polygon(rng, h, w)]
+                seg = [polygon(rng, h, w)]
             poly = np.array(seg[0]).reshape(-1, 2) + rng.normal(0, 0.02 * min(h, w), 2)
             poly = np.clip(poly, 0, [w - 1, h - 1])
             category = ann["category_id"] if rng.random() < 0.85 else int(rng.integers(0, 46))
@@ -64,7 +64,7 @@ def results_for(gt: dict, detections: int, seed: int = 0) -> list[dict]:
             polygons.append((poly.ravel().tolist(), category, sorted(set(keep))))
         while len(polygons) < detections:
             extra = rng.choice(attributes, int(rng.integers(0, 3)), replace=False).tolist()
-            polygons.append((_polygon(rng, h, w), int(rng.integers(0, 46)), sorted(extra)))
+            polygons.append((polygon(rng, h, w), int(rng.integers(0, 46)), sorted(extra)))
         for poly, category, attrs in polygons:
             rle = mask_utils.merge(mask_utils.frPyObjects([poly], h, w))
             out.append(

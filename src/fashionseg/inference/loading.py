@@ -148,8 +148,9 @@ def onnx_info(path: str | Path) -> dict:
         proto = onnx.load(str(path), load_external_data=False)
         meta = {p.key: p.value for p in proto.metadata_props}
         info = json.loads(meta[ONNX_META])
-        info["config"].get("task")
-        CategoryTable.from_json(info["categories"])
+        if not isinstance(info["config"], dict):
+            raise TypeError("config is not an object")
+        CategoryTable.from_json(info["categories"])  # fails here, not in the caller
     except (KeyError, ValueError, TypeError, AttributeError):
         raise CheckpointError(f"{path}: not an ONNX model exported by fashionseg export") from None
     except Exception as e:  # onnx raises its own DecodeError for files that are not ONNX

@@ -226,8 +226,8 @@ def read_results(
     if isinstance(entries, _Wrapped):
         entries = entries.annotations
     stems = stems or {}
-    # Compressed strings are summed in one batch; only a string that fails is decoded again
-    # (segmentation_problem) for its message.
+    # Compressed strings are summed in one batch (a call per string costs more than the
+    # string); only one that fails is decoded again, for its message.
     packed = [k for k, e in enumerate(entries) if _packed(e.segmentation)]
     sums = dict(zip(packed, counts_sums([entries[k].segmentation.counts for k in packed])))
     for k, e in enumerate(entries):
@@ -240,10 +240,8 @@ def read_results(
         elif set(e.attribute_ids) - attributes:
             unknown = min(set(e.attribute_ids) - attributes)
             reason = f"attribute id {unknown} is not in the ground truth's attributes"
-        elif _fits(e.segmentation, sums.get(k), *sizes[e.image_id]):
-            continue
         else:
-            reason = segmentation_problem(e.segmentation, *sizes[e.image_id])
+            reason = segmentation_problem(e.segmentation, *sizes[e.image_id], sums.get(k))
         if reason:
             raise SchemaError(f"{where}: entry {k}: {reason}")
     return entries
@@ -251,16 +249,6 @@ def read_results(
 
 def _packed(seg) -> bool:
     return isinstance(seg, Rle) and isinstance(seg.counts, str)
-
-
-def _fits(seg, total: int | None, height: int, width: int) -> bool:
-    """A compressed RLE already summed to exactly the photo's pixels, at the photo's size."""
-    return (
-        total is not None
-        and total == height * width
-        and height * width <= MAX_PIXELS
-        and list(seg.size) == [height, width]
-    )
 
 
 def _entry_reason(text: str) -> str:

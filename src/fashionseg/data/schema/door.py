@@ -147,16 +147,21 @@ def decode_items(
 MARGIN = 1.0
 
 
-def segmentation_problem(seg: list | Rle, height: int, width: int) -> str | None:
+def segmentation_problem(
+    seg: list | Rle, height: int, width: int, covered: int | None = None
+) -> str | None:
     """Why a decoded COCO segmentation cannot be a mask of a ``height`` x ``width`` photo
     (None when it can): polygons of x, y pairs inside the photo (with :data:`MARGIN`), or an
-    RLE of the photo's size whose counts cover exactly its pixels."""
+    RLE of the photo's size whose counts cover exactly its pixels (``covered``: the pixels an
+    RLE's counts were already summed to by ``coco_rle.counts_sums``; -1 for a bad string)."""
     if height * width > MAX_PIXELS:
         return f"the photo's size {height}x{width} is too large"
     if isinstance(seg, Rle):
         if list(seg.size) != [height, width]:
             return f"RLE size {list(seg.size)} is not the photo's [{height}, {width}]"
-        try:
+        if covered == height * width:
+            return None
+        try:  # decoded again for the message
             checked_counts(seg.counts, height, width)
         except RLEError as e:
             return str(e)

@@ -152,7 +152,7 @@ class FashionpediaEval:
 
     def _arrays(self, cat) -> dict:
         """One category's photos as the kernels' flat arrays (see ``matching``)."""
-        photos = self._once(("photos", cat), lambda: self._photos(cat))
+        photos = self._photos(cat)
         gts = [x for g, _ in photos for x in g]
         dts = [x for _, d in photos for x in d]
         n_gt = np.array([len(g) for g, _ in photos], dtype=np.int64)
@@ -218,7 +218,7 @@ class FashionpediaEval:
             precision = -np.ones((n_t, len(f1_thr), n_r, n_a, n_m))
             recall = -np.ones((n_t, len(f1_thr), n_a, n_m))
             accumulate(
-                x["scores"], x["rank"], x["dt_at"], matched, ignored, counted, max_dets,
+                x["scores"], x["rank"], matched, ignored, counted, max_dets,
                 RECALL_POINTS, precision, recall,
             )  # fmt: skip
             slots = slice(None) if with_f1 else slice(n_f - 1, n_f)  # F1 "not required": last

@@ -91,13 +91,13 @@ def _match_category(
 
 
 def _accumulate_category(
-    scores, rank, dt_at, matched, ignored, counted, max_dets, recall_points, precision, recall
+    scores, rank, matched, ignored, counted, max_dets, recall_points, precision, recall
 ):
     """Precision at each recall point and the final recall of one category.
 
     Args:
-        scores: (D,) float64; rank: (D,) each detection's rank within its photo.
-        dt_at: (N+1,) group offsets (photo order, as COCO concatenates them).
+        scores: (D,) float64, photo after photo as COCO concatenates them; rank: (D,) each
+            detection's rank within its photo.
         matched, ignored: (A, T, F, D) from :func:`_match_category`.
         counted: (A, G) instances that count.
         max_dets: (M,) detections per photo kept.
@@ -119,7 +119,6 @@ def _accumulate_category(
                 continue
             for t in range(n_t):
                 for f in range(n_f):
-                    tp = np.zeros(n)
                     pr = np.zeros(n)
                     rc = np.zeros(n)
                     tps, fps = 0.0, 0.0
@@ -130,7 +129,6 @@ def _accumulate_category(
                                 tps += 1
                             else:
                                 fps += 1
-                        tp[j] = tps
                         rc[j] = tps / n_gt
                         pr[j] = tps / (fps + tps + EPS)
                     recall[t, f, a, m] = rc[n - 1] if n else 0.0
