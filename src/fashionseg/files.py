@@ -157,3 +157,19 @@ def keyed_cache_dir(prefix: str, key) -> Path:
     source, its stamps and the settings), so other inputs or settings get another folder."""
     digest = hashlib.sha1(json.dumps(key).encode()).hexdigest()[:12]
     return user_cache_dir() / f"{prefix}-{digest}"
+
+
+def collect_photos(inputs: list[str | Path]) -> list[Path]:
+    """Files as given, and the photos (by extension) anywhere under the folders given."""
+    photos: list[Path] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            photos += sorted(p for p in path.rglob("*") if is_photo(p) and p.is_file())
+        elif path.is_file():
+            photos.append(path)
+        else:
+            raise FileNotFoundError(f"{path}: no such file or folder")
+    if not photos:
+        raise FileNotFoundError(f"no photos found in {', '.join(map(str, inputs))}")
+    return photos

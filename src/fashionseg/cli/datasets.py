@@ -8,7 +8,7 @@ from pathlib import Path
 from fashionseg.cli.options import add_overwrite
 from fashionseg.errors import FashionsegError, UsageError
 
-CONVERTERS = ("ccp", "modanet", "deepfashion2", "lip", "atr", "cihp")
+CONVERTERS = ("ccp", "modanet", "deepfashion2", "lip", "atr", "cihp", "labelstudio", "cvat")
 
 
 def cmd_download(args) -> None:
@@ -47,9 +47,15 @@ def cmd_convert(args) -> None:
         return
     if args.scale != 1.0 or args.mapping:
         raise UsageError("--scale and --mapping apply to ccp only")
-    from fashionseg.datasets.convert import instances
+    from fashionseg.datasets.convert import instances, labelling
 
-    if args.format == "modanet":
+    if args.format == "labelstudio":
+        result = labelling.convert_labelstudio(
+            args.src, out, photos=args.photos, photo_root=args.photo_root, **given
+        )
+    elif args.format == "cvat":
+        result = labelling.convert_cvat(args.src, out, photos=args.photos or args.images, **given)
+    elif args.format == "modanet":
         result = instances.convert_modanet(args.src, out, images=args.images, **given)
     elif args.format == "deepfashion2":
         result = instances.convert_deepfashion2(args.src, out, **given)
@@ -80,6 +86,16 @@ def add_commands(sub) -> None:
     p.add_argument("--mapping", help="ccp: a label mapping file (as ccp_to_fashionpedia.json)")
     p.add_argument("--unlabelled", help="ccp: folder for the tagged-only photos (OUT-unlabelled)")
     p.add_argument("--images", help="modanet: the photos' folder (default: beside the JSON)")
+    p.add_argument(
+        "--photos",
+        help="labelstudio, cvat: the folder holding the photos, found by file name (default "
+        "for cvat: beside the XML, or its images/)",
+    )
+    p.add_argument(
+        "--photo-root",
+        help="labelstudio: the folder Label Studio served local files from (default: "
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, else the current folder)",
+    )
     p.add_argument("--strict", action="store_true", help="stop at the first bad item (exit 2)")
     add_overwrite(p)
     p.set_defaults(fn=cmd_convert)

@@ -42,9 +42,10 @@ def cmd_predict(args) -> None:
         overwrite=args.overwrite,
     )
     if args.ray is not None:
-        if args.kaggle_csv or args.instances or args.coco_results:
+        if args.kaggle_csv or args.instances or args.coco_results or args.labelstudio or args.cvat:
             raise UsageError(
-                "--kaggle-csv, --instances and --coco-results are local predict's; leave out --ray"
+                "--kaggle-csv, --instances, --coco-results, --labelstudio and --cvat are local "
+                "predict's; leave out --ray"
             )
         from fashionseg.use.predict.ray_data import segment
 
@@ -54,12 +55,16 @@ def cmd_predict(args) -> None:
             gpus_per_actor=args.gpus_per_actor, **options,
         )  # fmt: skip
     else:
+        from fashionseg.use.labelling.sinks import LabellingFiles
         from fashionseg.use.predict.folder import predict
 
+        labelling = LabellingFiles(
+            args.labelstudio, args.cvat, args.photo_url_prefix, args.photo_root
+        )
         result = predict(
             model, photos, args.out, kaggle_csv=args.kaggle_csv, workers=args.workers,
             processes=args.processes, table=args.table, instances=args.instances,
-            coco_results=args.coco_results, **options,
+            coco_results=args.coco_results, labelling=labelling, **options,
         )  # fmt: skip
     todo = result["photos"] - result["existing"]
     if todo and not result["written"]:
@@ -84,7 +89,7 @@ def cmd_analyze(args) -> None:
 
 def cmd_export(args) -> None:
     if args.int8:
-        from fashionseg.use.predict.folder import collect_photos
+        from fashionseg.files import collect_photos
         from fashionseg.use.quantize import quantize_int8
 
         photos = collect_photos(args.calibration) if args.calibration else []
@@ -159,6 +164,7 @@ def add_commands(sub) -> None:
         "--instances)",
     )
     _add_instances(p)
+    _add_labelling(p)
     _add_ray(p)
     p.add_argument(
         "--table",
@@ -221,6 +227,35 @@ def _add_instances(p) -> None:
         metavar="FILE.json",
         help="also write the instances in COCO's results format (fashionseg score reads it); "
         "implies --instances",
+    )
+
+
+def _add_labelling(p) -> None:
+    g = p.add_argument_group("pre-annotations for labelling tools (docs/labelling.md)")
+    g.add_argument(
+        "--labelstudio",
+        metavar="TASKS.json",
+        help="also write Label Studio tasks: one brush region per garment (per instance with "
+        "--instances) with its score and attributes; `fashionseg label-config` prints the "
+        "matching labelling configuration",
+    )
+    g.add_argument(
+        "--cvat",
+        metavar="FILE.xml",
+        help="also write the masks and attributes as CVAT for images 1.1 (CVAT's Upload "
+        "annotations; Datumaro reads it too)",
+    )
+    g.add_argument(
+        "--photo-url-prefix",
+        metavar="URL",
+        help="Label Studio tasks point at URL/<path under --photo-root> (a bucket or web "
+        "server) instead of Label Studio's local files",
+    )
+    g.add_argument(
+        "--photo-root",
+        metavar="DIR",
+        help="photos are named by their path under DIR (default: "
+        "LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT, else the current folder)",
     )
 
 

@@ -16,7 +16,7 @@ from PIL import Image
 from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import UsageError
-from fashionseg.files import atomic_write, is_photo
+from fashionseg.files import atomic_write, collect_photos
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.machine import available_cores
@@ -27,6 +27,7 @@ from fashionseg.outputs import (
     output_file,
     output_stems,
 )
+from fashionseg.use.labelling.sinks import LabellingFiles, LabellingSinks
 from fashionseg.use.predict.instances import coco_entries
 from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
 from fashionseg.use.predict.pipeline import run_pipeline, write_processes
@@ -40,22 +41,6 @@ PHOTO_FILES = (
     ("_overlay.jpg", "the overlay"),
     (".json", "the prediction"),
 )
-
-
-def collect_photos(inputs: list[str | Path]) -> list[Path]:
-    """Files as given, and the photos (by extension) anywhere under the folders given."""
-    photos: list[Path] = []
-    for item in inputs:
-        path = Path(item)
-        if path.is_dir():
-            photos += sorted(p for p in path.rglob("*") if is_photo(p) and p.is_file())
-        elif path.is_file():
-            photos.append(path)
-        else:
-            raise FileNotFoundError(f"{path}: no such file or folder")
-    if not photos:
-        raise FileNotFoundError(f"no photos found in {', '.join(map(str, inputs))}")
-    return photos
 
 
 def segment(
@@ -98,6 +83,7 @@ def predict(
     instances: bool = False,
     coco_results: str | Path | None = None,
     overwrite: bool = False,
+    labelling: LabellingFiles = LabellingFiles(),
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
     (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
@@ -111,7 +97,8 @@ def predict(
     fragment rule (``inference/fragments.py``; 0: the model's label maps as they are);
     ``instances`` adds each photo's instances to its JSON (and makes the cut-outs and the
     Kaggle rows per instance); ``coco_results`` writes them in COCO's results format, which
-    ``fashionseg score`` reads. Every output is planned and checked first
+    ``fashionseg score`` reads; ``labelling`` names pre-annotation files for Label Studio and
+    CVAT (``use/labelling/``). Every output is planned and checked first
     (:func:`plan_outputs`); ``overwrite`` lets it replace files fashionseg did not write.
 
     Returns:
@@ -121,24 +108,24 @@ def predict(
     instances = instances or bool(coco_results) or predictor.task == "instances"
     if instances and groups:
         raise UsageError("instances are of categories: leave out --groups")
+    if labelling and groups:
+        raise UsageError("labels are categories: leave out --groups with --labelstudio and --cvat")
     if kaggle_csv:
         if groups or only:
             raise UsageError("--kaggle-csv needs every category: leave out --groups and --only")
         check_kaggle_categories(predictor)
     names = GROUP_NAMES if groups else predictor.categories.names()
-    products = Products(
-        only=frozenset(parse_only(only, names)) if only else None,
-        groups=groups,
-        cutouts=cutouts,
-        feather=feather,
-        instances=instances,
-    )
+    only_values = frozenset(parse_only(only, names)) if only else None
+    products = Products(only_values, groups, cutouts, feather, instances)
     all_photos = collect_photos(inputs)
     all_stems = output_stems(all_photos)
     photos, stems, done = pending(all_photos, all_stems, Path(out), skip_existing)
     out = output_dir(out, inputs)
-    plan_outputs(out, inputs, stems, products, overwrite, kaggle_csv, table, coco_results)
-    with Sinks(kaggle_csv, table, coco_results) as sinks:
+    plan_outputs(
+        out, inputs, stems, products, overwrite, kaggle_csv, table, coco_results, labelling
+    )
+    labelling_sinks = LabellingSinks.of(labelling, predictor) if labelling else None
+    with Sinks(kaggle_csv, table, coco_results, labelling_sinks) as sinks:
         for stem, doc in done:
             sinks.add(stem, doc)
         errors = ErrorLog(out, append=skip_existing)
@@ -162,6 +149,7 @@ def plan_outputs(
     kaggle_csv=None,
     table=None,
     coco_results=None,
+    labelling: LabellingFiles = LabellingFiles(),
 ) -> None:
     """Declare and check everything predict writes (``outputs.OutputPlan``): each photo's
     files in ``out``, the error log and the named sinks; refused as a whole before any work
@@ -178,6 +166,8 @@ def plan_outputs(
         (kaggle_csv, "--kaggle-csv"),
         (table, "--table"),
         (coco_results, "--coco-results"),
+        (labelling.labelstudio, "--labelstudio"),
+        (labelling.cvat, "--cvat"),
     ):
         if path:
             output_file(path)
@@ -208,7 +198,9 @@ class Sinks:
         kaggle_csv: str | Path | None,
         table: str | Path | None,
         coco_results: str | Path | None = None,
+        labelling: LabellingSinks | None = None,
     ):
+        self.labelling = labelling
         self.kaggle_csv = kaggle_csv
         self.kaggle: dict[str, list[dict]] = {}
         self.table = GarmentTable(table) if table else None
@@ -225,6 +217,8 @@ class Sinks:
             self.coco += coco_entries(doc, stem)
         if self.table is not None:
             self.table.add(doc)
+        if self.labelling is not None:
+            self.labelling.add(stem, doc)
 
     def __enter__(self) -> Sinks:
         return self
@@ -243,6 +237,8 @@ class Sinks:
             )
         if self.table is not None:
             self.table.close()
+        if self.labelling is not None:
+            self.labelling.close()
 
 
 def pending(

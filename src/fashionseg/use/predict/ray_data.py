@@ -25,11 +25,11 @@ import numpy as np
 
 from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
+from fashionseg.files import collect_photos
 from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.outputs import ErrorLog, output_dir, output_stems
 from fashionseg.use.predict.folder import (
     Sinks,
-    collect_photos,
     pending,
     plan_outputs,
     summary,
