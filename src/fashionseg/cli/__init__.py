@@ -17,14 +17,14 @@ from fashionseg.errors import FashionsegError
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from fashionseg.cli import data, datasets, evaluate, experiments, train, use
+    from fashionseg.cli import data, datasets, evaluate, experiments, labelling, train, use
 
     parser = argparse.ArgumentParser(
         prog="fashionseg", description="Fine-grained segmentation of fashion apparel."
     )
     parser.epilog = "--debug anywhere on the line shows the full traceback of an error."
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for group in (data, datasets, train, evaluate, use, experiments):
+    for group in (data, datasets, train, evaluate, use, labelling, experiments):
         group.add_commands(sub)
     return parser
 
