@@ -4,7 +4,9 @@ PY := $(VENV)/bin/python
 SAMPLE := src/fashionseg/sample/ccp
 DEMO ?= demo-out
 
-.PHONY: setup demo test test-fast test-latest constraints lint format bench gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
+LABELLING_VENV ?= .venv-labelling
+
+.PHONY: setup demo test test-fast test-latest constraints lint format bench labelling-venv gpu-deps gpu-data gpu-unlabelled gpu-deps-pretrained
 
 setup: $(VENV)/.installed
 
@@ -23,6 +25,17 @@ test-latest:
 
 constraints:
 	$(PY) tools/freeze_constraints.py
+
+# Label Studio, its SDK and Datumaro for the labelling tests (tests/e2e/test_labelling_tools.py),
+# in a venv of their own: Label Studio pins Django and friends, Datumaro NumPy and OpenCV.
+# sentry-sdk 3 stops Label Studio's start.
+labelling-venv: $(LABELLING_VENV)/.installed
+
+$(LABELLING_VENV)/.installed:
+	python3 -m venv $(LABELLING_VENV)
+	$(LABELLING_VENV)/bin/pip install -q --upgrade pip
+	$(LABELLING_VENV)/bin/pip install -q "label-studio>=1.23,<1.24" "sentry-sdk<3" "datumaro>=1.13,<1.14"
+	touch $@
 
 demo: setup
 	$(PY) -m fashionseg demo --out $(DEMO)

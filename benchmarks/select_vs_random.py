@@ -79,6 +79,13 @@ def train_and_score(data: Path, out: Path, train_ids: list[str], args, seed: int
     return json.loads(metrics.read_text()), seconds
 
 
+def report(out: Path, data: Path) -> None:
+    """The table again from a finished run's results.json."""
+    results = json.loads((out / "results.json").read_text())
+    rare_photos(data, results)
+    print(table(results))
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("data", type=Path, help="CCP in the Kaggle layout (ccp-fashionpedia)")
@@ -89,8 +96,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--start-epochs", type=int, default=16)
     p.add_argument("--epochs", type=int, default=8, help="fine-tuning epochs of each arm")
     p.add_argument("--lr", type=float, default=0.0005)
+    p.add_argument("--report", action="store_true", help="only print the table of --out")
     args = p.parse_args(argv)
     data = args.data.resolve()
+    if args.report:
+        return report(args.out, data)
     args.out.mkdir(parents=True, exist_ok=True)
     val = set(VAL.read_text().split())
     import pandas as pd
@@ -122,8 +132,23 @@ def main(argv: list[str] | None = None) -> None:
                                     "seconds": seconds, "added": sorted(ids)})  # fmt: skip
             (args.out / "results.json").write_text(json.dumps(results, indent=1))
     results["rare"] = rare_classes(results["start"]["metrics"], shares)
+    rare_photos(data, results)
     (args.out / "results.json").write_text(json.dumps(results, indent=1))
     print(table(results))
+
+
+def rare_photos(data: Path, results: dict) -> None:
+    """Each run's added photos that show a rare class (by their CCP labels), in place."""
+    import pandas as pd
+
+    from fashionseg.data.categories import fashionpedia
+
+    names = fashionpedia().names()
+    rare = {names.index(n) - 1 for n in results["rare"]}
+    table = pd.read_csv(data / "train.csv", usecols=["ImageId", "ClassId"], dtype={"ImageId": str})
+    with_rare = set(table[table.ClassId.isin(rare)].ImageId)
+    for run in results["runs"]:
+        run["rare_photos"] = len(with_rare & set(run["added"]))
 
 
 def rare_classes(metrics: dict, shares: dict[int, float]) -> list[str]:
@@ -141,18 +166,18 @@ def rare_classes(metrics: dict, shares: dict[int, float]) -> list[str]:
 def table(results: dict) -> str:
     """Markdown: each arm's validation mIoU and rare-class mean IoU, per seed and on average."""
     rare = results["rare"]
-    lines = ["| arm | seed | mIoU | rare-class IoU | binary IoU | minutes |", "| --- | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
+    lines = ["| arm | seed | mIoU | rare-class IoU | binary IoU | added photos with a rare class | minutes |", "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"]  # fmt: skip
     sums: dict[str, list[tuple[float, float]]] = {}
     for run in results["runs"]:
         m = run["metrics"]
         rare_iou = float(np.mean([m["per_class_iou"][n] or 0.0 for n in rare]))
         sums.setdefault(run["arm"], []).append((m["miou"], rare_iou))
         lines.append(f"| {run['arm']} | {run['seed']} | {m['miou']:.4f} | {rare_iou:.4f} | "
-                     f"{m['binary_iou']:.4f} | {run['seconds'] / 60:.1f} |")  # fmt: skip
+                     f"{m['binary_iou']:.4f} | {run['rare_photos']} | {run['seconds'] / 60:.1f} |")  # fmt: skip
     for arm, values in sums.items():
         miou, rare_iou = np.array(values).T
         lines.append(f"| **{arm}, mean ± sd** | | {miou.mean():.4f} ± {miou.std(ddof=1):.4f} | "
-                     f"{rare_iou.mean():.4f} ± {rare_iou.std(ddof=1):.4f} | | |")  # fmt: skip
+                     f"{rare_iou.mean():.4f} ± {rare_iou.std(ddof=1):.4f} | | | |")  # fmt: skip
     return "\n".join(lines)
 
 

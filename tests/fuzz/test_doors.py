@@ -17,6 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from PIL import Image
 
+from fashionseg.data.brush_rle import brush_decode, brush_encode
 from fashionseg.data.coco import mask_runs
 from fashionseg.data.coco_rle import checked_counts, decode_counts, encode_counts
 from fashionseg.data.images import DataError, memory_photo
@@ -307,3 +308,88 @@ def test_a_truncated_in_memory_photo_is_a_data_error():
     cut = Image.open(io.BytesIO(buf.getvalue()[: len(buf.getvalue()) // 2]))
     with pytest.raises(DataError, match="truncated"):
         memory_photo(cut, "photo 3")
+
+
+BRUSH = brush_encode(np.pad(np.ones((6, 5), bool), ((2, 0), (1, 2))))  # an 8x8 photo's region
+LS_EXPORT = [
+    {"id": 1, "data": {"image": "/data/local-files/?d=a.jpg", "fashionseg_stem": "a"},
+     "annotations": [{"id": 3, "was_cancelled": False, "result": [
+         {"id": "r1", "type": "brushlabels", "from_name": "garment", "to_name": "image",
+          "original_width": 8, "original_height": 8,
+          "value": {"format": "rle", "rle": BRUSH, "brushlabels": ["shoe"]}},
+         {"id": "r1", "type": "choices", "from_name": "attributes", "to_name": "image",
+          "value": {"choices": ["symmetrical"]}},
+         {"id": "r2", "type": "polygonlabels", "from_name": "garment_polygon",
+          "original_width": 8, "original_height": 8,
+          "value": {"points": [[10, 10], [60, 10], [60, 70]], "polygonlabels": ["hat"]}},
+     ]}]},
+]  # fmt: skip
+
+
+@given(mutated({"tasks": LS_EXPORT}))
+def test_label_studio_export_door(data):
+    from fashionseg.data.schema.labelling import read_labelstudio, read_results
+    from fashionseg.datasets.convert.labelling import Vocabulary, _ls_regions
+    from fashionseg.datasets.convert.layout import Problems
+
+    doc = json.loads(data)  # the export is a list: the mutated document's "tasks"
+    tasks_json = json.dumps(doc.get("tasks") if isinstance(doc, dict) else doc).encode()
+    try:
+        tasks, skipped = read_labelstudio(tasks_json, "export.json")
+    except SchemaError as e:
+        assert str(e).startswith("export.json: ") and "\n" not in str(e)
+        return
+    problems = Problems("export.json")
+    for name, task in tasks:
+        for annotation in task.annotations:
+            results, bad = read_results(annotation.result)
+            # Past the door every region is a mask of the photo or a named skip.
+            for mask, class_id, _ in _ls_regions(results, (8, 8), Vocabulary(), name, problems):
+                assert mask.shape == (8, 8) and 0 <= class_id < 46
+    for s in [*skipped, *problems.items]:
+        assert s.item and s.reason and "\n" not in str(s)
+
+
+@given(st.binary(max_size=60), st.integers(1, 12), st.integers(1, 12))
+def test_brush_rle_door(raw, h, w):
+    # A valid header for the size, then random chunks: the mask or RLEError, never a hang.
+    header = list(brush_encode(np.zeros((h, w), bool))[:7])
+    for rle in (list(raw), header[:6] + list(raw)):
+        try:
+            mask = brush_decode(rle, h, w)
+        except RLEError:
+            continue
+        assert mask.shape == (h, w) and mask.dtype == bool
+
+
+CVAT = (
+    '<annotations><image id="0" name="a.jpg" width="{w}" height="8">'
+    '<mask label="{label}" rle="{rle}" left="{left}" top="1" width="3" height="2">'
+    '<attribute name="symmetrical">{value}</attribute></mask>'
+    '<polygon label="hat" points="{points}"/></image></annotations>'
+)
+CVAT_VALUES = st.one_of(st.text(max_size=12), st.sampled_from(["nan", "-1", "1e400", "9" * 30, "3, 3", "0,0;1"]))  # fmt: skip
+
+
+@given(w=CVAT_VALUES, label=CVAT_VALUES, rle=CVAT_VALUES, left=CVAT_VALUES, value=CVAT_VALUES,
+       points=CVAT_VALUES)  # fmt: skip
+def test_cvat_door(w, label, rle, left, value, points):
+    from xml.sax.saxutils import escape
+
+    from fashionseg.data.schema.labelling import read_cvat
+    from fashionseg.datasets.convert.labelling import Vocabulary, _cvat_regions
+    from fashionseg.datasets.convert.layout import Problems
+
+    fields = dict(w=w, label=label, rle=rle, left=left, value=value, points=points)
+    text = CVAT.format(**{k: escape(v, {'"': "&quot;"}) for k, v in fields.items()})
+    try:
+        images, skipped = read_cvat(text.encode(), "a.xml")
+    except SchemaError as e:
+        assert str(e).startswith("a.xml: ") and "\n" not in str(e)
+        return
+    problems = Problems("a.xml")
+    for image in images:
+        for mask, class_id, _ in _cvat_regions(image, Vocabulary(), problems):
+            assert mask.shape == (image.height, image.width) and 0 <= class_id < 46
+    for s in [*skipped, *problems.items]:
+        assert s.item and s.reason and "\n" not in str(s)
