@@ -10,7 +10,16 @@ import sys
 
 from fashionseg.checkpoint import load_checkpoint, save_checkpoint
 
-KEEP = ("config", "categories", "history", "epoch", "best_miou", "epochs_planned")
+KEEP = (
+    "config",
+    "categories",
+    "history",
+    "epoch",
+    "best",
+    "selection",
+    "best_miou",
+    "epochs_planned",
+)
 
 
 def main(src: str, dst: str) -> None:

@@ -27,6 +27,7 @@ from fashionseg.training.augment import augment
 from fashionseg.training.build import build_run
 from fashionseg.training.loader import BatchPlan, epoch_batches, make_loader
 from fashionseg.training.steps import train_one_epoch
+from fashionseg.training.tasks.semantic import SemanticTask
 
 NUM_CLASSES = 47  # 46 Fashionpedia categories + background
 
@@ -244,8 +245,9 @@ def end_to_end_rate(
         t0 = time.perf_counter()
         # A constant learning rate: the schedule is not what is measured.
         _, seen, _ = train_one_epoch(
-            run, source, aug_gen, step=0, total_steps=10**6, steps_per_epoch=10**6
-        )
+            run, SemanticTask(run.config), source, aug_gen, step=0, total_steps=10**6,
+            steps_per_epoch=10**6,
+        )  # fmt: skip
         sync(device)
         return seen / (time.perf_counter() - t0)
 

@@ -59,7 +59,9 @@ def shoot(url: str, page_path: str, browser: str, out: Path) -> None:
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=browser, args=["--no-sandbox", "--disable-gpu"])
+        chromium = p.chromium.launch(
+            executable_path=browser, args=["--no-sandbox", "--disable-gpu"]
+        )
         page = chromium.new_page(viewport={"width": 1500, "height": 900})
         page.goto(url + "/user/login")
         page.fill("input[name=email]", EMAIL)

@@ -62,13 +62,16 @@ def training_checkpoint(
     categories: dict,
     epoch: int,
     step: int,
-    best_miou: float,
+    best: float,
+    selection: str,
     history: list[dict],
     epochs_planned: int,
 ) -> dict:
     """The schema of a training checkpoint (``last.pt`` / ``best.pt``).
 
     ``model`` holds the weights evaluation and prediction use (the EMA when on);
+    ``selection`` names the history column that picks ``best.pt`` (``val_miou``,
+    ``val_mask_ap``) and ``best`` its best value so far;
     ``raw_model``, ``optimizer``, ``scaler``, ``ema`` and ``rng_cpu`` let training continue
     bit for bit; ``config`` and ``categories`` rebuild the model from the file alone.
     """
@@ -85,7 +88,8 @@ def training_checkpoint(
         "categories": categories,
         "history": history,
         "epochs_planned": epochs_planned,
-        "best_miou": best_miou,
+        "selection": selection,
+        "best": best,
     }
 
 
@@ -104,7 +108,9 @@ def restore_training(state: dict, model, optimizer, scaler, ema) -> dict:
     return {
         "epoch": state["epoch"],
         "step": state["step"],
-        "best": state["best_miou"],
+        # Checkpoints before the tasks shared one engine kept the best value, of either
+        # task's selection metric, under "best_miou".
+        "best": state["best"] if "best" in state else state["best_miou"],
         "planned": state.get("epochs_planned", 0),
         "history": state["history"],
     }

@@ -1,6 +1,7 @@
-"""The training engine: ``train`` ties the pieces of ``steps.py`` (``train_one_epoch``,
-``validate``, schedule, EMA) to a run folder (config, history, checkpoints, TensorBoard) and
-makes it resumable.
+"""The training engine, one for both tasks: ``train`` ties a task object
+(``training/tasks/``: its data, losses and validation) and the pieces of ``steps.py``
+(``train_one_epoch``, schedule, EMA) to a run folder (config, history, checkpoints,
+TensorBoard) and makes it resumable.
 
 Runs on the CPU, one GPU, or many through ``torchrun`` (DistributedDataParallel: every rank
 reads its own shard, metrics are summed across ranks, only rank 0 writes).
@@ -22,17 +23,11 @@ from fashionseg.checkpoint import CheckpointError, restore_training
 from fashionseg.config import TrainConfig, load_config
 from fashionseg.files import atomic_write
 from fashionseg.machine import resolve_device
-from fashionseg.prepare.resolve import resolve_unlabelled
 from fashionseg.training.budget import fit_budget
-from fashionseg.training.build import Run, build_run
+from fashionseg.training.build import Run
 from fashionseg.training.errors import TrainingError
 from fashionseg.training.history import RunData, RunState, record_epoch
-from fashionseg.training.loader import (
-    BatchPlan,
-    epoch_batches,
-    make_loader,
-)
-from fashionseg.training.losses import median_frequency_weights
+from fashionseg.training.loader import epoch_batches
 from fashionseg.training.parts import (
     Dist,
     decide_stop,
@@ -40,15 +35,9 @@ from fashionseg.training.parts import (
     init_distributed,
     pick_device,
 )
-from fashionseg.training.runfolder import absolute_paths, open_run_data, previous_state
-from fashionseg.training.sampling import (
-    class_presence,
-    class_repeat_factors,
-    repeat_factors,
-    repeated_indices,
-)
-from fashionseg.training.semi import MeanTeacher
+from fashionseg.training.runfolder import absolute_paths, previous_state
 from fashionseg.training.steps import train_one_epoch
+from fashionseg.training.tasks import task_for
 
 # on_eval(epoch, metrics) -> stop?
 OnEval = Callable[[int, dict], bool]
@@ -77,10 +66,7 @@ def train(
         The final validation metrics (also written to ``metrics.json``).
     """
     config.validate()
-    if config.task == "instances":
-        from fashionseg.training.instances.loop import train_instances
-
-        return train_instances(config, resume, on_eval, overwrite)
+    task = task_for(config)
     dist_info = init_distributed(resolve_device(config.device))
     device = pick_device(config.device, dist_info)
     if device.type == "cuda":
@@ -94,15 +80,8 @@ def train(
         raise CheckpointError(f"{config.init}: no such checkpoint (--init)")
     torch.manual_seed(config.seed)
     np.random.seed(config.seed)
-    config, data = _open_data(absolute_paths(config), out, dist_info)
-    weight = None
-    if config.class_weights == "median":
-        masks = data.cache.masks[data.train_idx]
-        weight = torch.from_numpy(median_frequency_weights(masks, data.num_classes)).to(device)
-    run = build_run(
-        config, data.num_classes, device, weight, config.pretrained and state is None, dist_info,
-        resumed=state is not None,
-    )  # fmt: skip
+    config, data = task.open_data(absolute_paths(config), out, dist_info)
+    run = task.build(data, device, state, dist_info)
     progress = RunState(planned=config.epochs)
     if state is not None:
         progress = RunState(
@@ -110,54 +89,15 @@ def train(
         )
         if config.max_minutes <= 0 or not progress.planned:
             progress.planned = config.epochs  # a budget-fitted schedule continues as fitted
-    teacher = None
-    if config.unlabelled:
-        size = data.cache.size
-        uroot = resolve_unlabelled(
-            config.unlabelled, size, config.keep_aspect, data.num_classes, config.tags
-        )
-        teacher = MeanTeacher(uroot, run.model, run.ema.state, config, device)
-        if dist_info.main:
-            print(f"unlabelled photos: {uroot}", file=sys.stderr)
-    return _loop(run, data, progress, teacher, out, dist_info, on_eval)
-
-
-def _open_data(config: TrainConfig, out: Path, dist_info: Dist) -> tuple[TrainConfig, RunData]:
-    """``runfolder.open_run_data`` as the semantic engine's config and RunData."""
-    config, cache, train_idx, val_idx = open_run_data(config, out, dist_info)
-    return config, RunData(cache, train_idx, val_idx)
-
-
-def _announce(config: TrainConfig, data: RunData, device, world: int, resumed: int) -> None:
-    print(
-        f"training {config.model} on {len(data.train_idx)} images ({len(data.val_idx)} val) "
-        f"at {config.size}, {data.num_classes} classes, {config.epochs} epochs, device "
-        f"{device}" + (f" x{world}" if world > 1 else "")
-        + (f", resuming after epoch {resumed}" if resumed else ""),
-        file=sys.stderr,
-    )  # fmt: skip
-
-
-def _long_tail(run: Run, data: RunData) -> np.ndarray | None:
-    """The photos' repeat factors (None without ``repeat_threshold``), and copy-paste's class
-    preference on ``run`` (rare garments favoured: the factors at t = 1 without a threshold)."""
-    config = run.config
-    if config.repeat_threshold <= 0 and config.copy_paste <= 0:
-        return None
-    presence = class_presence(data.cache.masks, data.train_idx, data.num_classes)
-    if config.copy_paste > 0:
-        weights = class_repeat_factors(presence, config.repeat_threshold or 1.0)
-        run.paste_weights = torch.from_numpy(weights)
-    if config.repeat_threshold <= 0:
-        return None
-    return repeat_factors(presence, config.repeat_threshold)
+    task.start(run, data, dist_info)
+    return _loop(run, task, data, progress, out, dist_info, on_eval)
 
 
 def _loop(
     run: Run,
+    task,
     data: RunData,
     progress: RunState,
-    teacher,
     out: Path,
     dist_info: Dist,
     on_eval: OnEval | None = None,
@@ -166,9 +106,8 @@ def _loop(
     every ``eval_every``."""
     config, device = run.config, run.device
     rank, world = dist_info.rank, dist_info.world
-    factors = _long_tail(run, data)
-    rows = len(data.train_idx) if factors is None else int(round(float(factors.sum())))
-    one_epoch = epoch_batches(np.arange(rows), config.batch_size, torch.Generator(), rank, world)
+    rows = np.arange(task.rows(data))
+    one_epoch = epoch_batches(rows, config.batch_size, torch.Generator(), rank, world)
     steps_per_epoch = max(1, math.ceil(len(one_epoch) / config.accum_steps))
     writer = None
     if dist_info.main and config.tensorboard:
@@ -176,33 +115,20 @@ def _loop(
 
         writer = SummaryWriter(str(out / "tb"), purge_step=progress.epoch + 1)
     if dist_info.main:
-        _announce(config, data, device, world, progress.epoch)
+        print(task.announce(data, device, world, progress.epoch), file=sys.stderr)
     metrics: dict = progress.history[-1]["metrics"] if progress.history else {}
-    plan = BatchPlan()
-    train_loader = make_loader(data.cache, plan, config.workers, device.type == "cuda")
     train_start, start_epoch = time.perf_counter(), progress.epoch
     stopped = False
     while progress.epoch < progress.planned and not stopped:
         epoch = progress.epoch
         gen = epoch_generator(config.seed, epoch)
-        train_rows = data.train_idx
-        if factors is not None:  # the same draws on every rank, then each takes its shard
-            train_rows = repeated_indices(data.train_idx, factors, gen)
-        plan.batches = epoch_batches(train_rows, config.batch_size, gen, rank, world)
-        if teacher is not None:
-            teacher.start_epoch(epoch, len(plan.batches), rank, world)
+        batches = task.epoch(run, data, epoch, gen, rank, world)
         t0 = time.perf_counter()
         train_loss, seen, steps = train_one_epoch(
-            run,
-            train_loader,
-            gen,
-            step=progress.step,
-            total_steps=steps_per_epoch * progress.planned,
-            steps_per_epoch=steps_per_epoch,
-            teacher=teacher,
-            show=dist_info.main,
-            desc=f"{epoch + 1}/{progress.planned}",
-        )
+            run, task, batches, gen, step=progress.step,
+            total_steps=steps_per_epoch * progress.planned, steps_per_epoch=steps_per_epoch,
+            show=dist_info.main, desc=f"{epoch + 1}/{progress.planned}",
+        )  # fmt: skip
         progress.step += steps
         if device.type == "cuda":
             torch.cuda.synchronize()
@@ -216,12 +142,12 @@ def _loop(
         if last or progress.epoch % max(1, config.eval_every) == 0:
             speed = round(seen * world / seconds, 2)
             metrics = record_epoch(
-                run, data, progress, train_loss, seconds, speed, out, dist_info, writer
+                run, task, data, progress, train_loss, seconds, speed, out, dist_info, writer
             )
             if on_eval is not None:
                 stopped = decide_stop(on_eval, progress.epoch, metrics, dist_info, device)
     if dist_info.main:
-        final = dict(metrics, epoch=progress.epoch, best_miou=progress.best)
+        final = dict(metrics, epoch=progress.epoch, **{f"best_{task.selection}": progress.best})
         if stopped:
             final["stopped_at"] = progress.epoch
         atomic_write(out / "metrics.json", json.dumps(final, indent=1))

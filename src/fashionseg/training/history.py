@@ -1,6 +1,6 @@
-"""What a run records when it validates: the metrics, the history row (``history.csv``, whose
-columns are defined here and nowhere else), the checkpoints, TensorBoard and the printed line;
-and the run's state they update."""
+"""What a run records when it validates, for either task (``training/tasks/``): the metrics,
+the history row (``history.csv``, whose columns are defined here and nowhere else), the
+checkpoints, TensorBoard and the printed line; and the run's state they update."""
 
 from __future__ import annotations
 
@@ -13,19 +13,16 @@ from pathlib import Path
 import numpy as np
 
 from fashionseg.checkpoint import save_checkpoint, training_checkpoint
-from fashionseg.evaluate.metrics import METRIC_KEYS
 from fashionseg.files import atomic_open
 from fashionseg.prepare.cache import Cache
 from fashionseg.training.build import Run
-from fashionseg.training.loader import make_loader
 from fashionseg.training.parts import Dist
-from fashionseg.training.steps import validate
 
 # The validation columns of history.csv (the study's curves plot them), and the one that picks
 # best.pt, the study's finalists and its best run.
 VALIDATION_COLUMNS = ["val_loss", "val_pixel_accuracy", "val_binary_iou", "val_miou"]
 SELECTION_COLUMN = "val_miou"
-HISTORY_COLUMNS = ["epoch", "train_loss", *VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"]
+HISTORY_COLUMNS = ["epoch", "train_loss", *VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"]  # fmt: skip
 # The same for instance runs (task instances), whose best.pt is chosen by validation mask AP.
 INSTANCE_VALIDATION_COLUMNS = ["val_mask_ap", "val_mask_ap50", "val_box_ap", "val_attribute_f1"]
 INSTANCE_SELECTION_COLUMN = "val_mask_ap"
@@ -69,6 +66,7 @@ class RunState:
 
 def record_epoch(
     run: Run,
+    task,
     data: RunData,
     progress: RunState,
     train_loss: float,
@@ -78,38 +76,18 @@ def record_epoch(
     dist_info: Dist,
     writer,
 ) -> dict:
-    """Validate (the EMA weights when on), append to the history, write checkpoints,
-    history.csv and TensorBoard, and print the epoch's line."""
-    config = run.config
+    """Validate (the EMA weights when on) by the task's own measure, append to the history,
+    write the checkpoints (``best.pt`` by the task's selection metric), history.csv and
+    TensorBoard, and print the epoch's line."""
     eval_model = run.model
     if run.ema is not None:
         eval_model = copy.deepcopy(run.model)
         eval_model.load_state_dict(run.ema.state)
-    batches = [
-        sorted(data.val_idx[i : i + config.batch_size].tolist())
-        for i in range(0, len(data.val_idx), config.batch_size)
-    ][dist_info.rank :: dist_info.world]
-    metrics = {}
-    if len(data.val_idx):
-        loader = make_loader(data.cache, batches, 0, run.device.type == "cuda")
-        names = data.cache.categories.names()
-        metrics = validate(
-            eval_model,
-            run.loss_fn,
-            loader,
-            run.device,
-            data.num_classes,
-            names,
-            run.dtype,
-            dist_info,
-        )
+    metrics = task.validate(run, eval_model, data, dist_info)
     row = {
         "epoch": progress.epoch,
         "train_loss": train_loss,
-        "val_loss": metrics.get("loss", float("nan")),
-        "val_pixel_accuracy": metrics.get("pixel_accuracy", float("nan")),
-        "val_binary_iou": metrics.get("binary_iou", float("nan")),
-        "val_miou": metrics.get("miou", float("nan")),
+        **task.history_values(metrics),
         "lr": run.optimizer.param_groups[0]["lr"],
         "seconds": round(seconds, 3),
         "images_per_second": speed,
@@ -118,30 +96,36 @@ def record_epoch(
     progress.history.append(row)
     if not dist_info.main:
         return metrics
-    miou = metrics.get("miou", -1.0)
-    is_best = miou > progress.best
-    progress.best = max(progress.best, miou)
+    score = task.score(metrics)
+    is_best = score > progress.best
+    progress.best = max(progress.best, score)
     ckpt = training_checkpoint(
         run.model, run.optimizer, run.scaler, run.ema, run.config,
         categories=data.cache.categories.to_json(), epoch=progress.epoch, step=progress.step,
-        best_miou=progress.best, history=progress.history, epochs_planned=progress.planned,
+        best=progress.best, selection=f"val_{task.selection}", history=progress.history,
+        epochs_planned=progress.planned,
     )  # fmt: skip
+    ckpt.update(task.extras())
     save_checkpoint(ckpt, out / "last.pt")
     if is_best:
         save_checkpoint(ckpt, out / "best.pt")
-    write_history(out / "history.csv", progress.history)
+    write_history(out / "history.csv", progress.history, history_columns(task.columns))
     if writer is not None:
         writer.add_scalar("loss/train", train_loss, progress.epoch)
-        for k in ("loss",) + METRIC_KEYS:
-            if k in metrics:
+        for k in task.scalars:
+            if metrics.get(k) is not None:
                 writer.add_scalar(f"val/{k}", metrics[k], progress.epoch)
         writer.add_scalar("lr", row["lr"], progress.epoch)
         writer.add_scalar("images_per_second", row["images_per_second"], progress.epoch)
         writer.flush()
     print(
-        f"epoch {progress.epoch}/{progress.planned}: loss {train_loss:.4f}  val mIoU "
-        f"{row['val_miou']:.4f}  pixel acc {row['val_pixel_accuracy']:.4f}  binary IoU "
-        f"{row['val_binary_iou']:.4f}  {row['images_per_second']:.1f} img/s",
+        f"epoch {progress.epoch}/{progress.planned}: loss {train_loss:.4f}  "
+        f"{task.line(row, metrics)}  {row['images_per_second']:.1f} img/s",
         file=sys.stderr,
     )
     return metrics
+
+
+def history_columns(validation: list[str]) -> list[str]:
+    """history.csv's columns around a task's validation columns."""
+    return ["epoch", "train_loss", *validation, "lr", "seconds", "images_per_second"]

@@ -1,5 +1,6 @@
-"""One pass of training (augment, forward, loss, backward, optimizer step) or of validation
-over a loader; ``engine.train`` ties them to a run folder, benchmarks call them directly.
+"""One pass of training (the task's losses, backward, optimizer step) or of semantic
+validation over a loader; ``engine.train`` ties them to a run folder, benchmarks call them
+directly.
 """
 
 from __future__ import annotations
@@ -14,39 +15,9 @@ from tqdm import tqdm
 
 from fashionseg.evaluate.metrics import ConfusionMatrix
 from fashionseg.models.normalize import to_float
-from fashionseg.training.augment import augment, copy_paste
 from fashionseg.training.build import Run
 from fashionseg.training.errors import TrainingError
-from fashionseg.training.parts import Dist, channels_last, lr_factor, unwrap
-from fashionseg.training.semi import pseudo_loss
-
-
-def _forward_backward(
-    run: Run, images, masks, gen: torch.Generator, teacher, step: int, total_steps: int
-) -> torch.Tensor:
-    """Augment one batch (uint8 from the loader), add the teacher's pseudo-labelled batch,
-    and back-propagate the loss (scaled for accumulation). Returns the loss."""
-    config, device, dtype = run.config, run.device, run.dtype
-    images = to_float(images.to(device, non_blocking=True))
-    masks = masks.to(device, non_blocking=True).long()
-    if config.copy_paste > 0:  # before the flips and zooms, which then apply to the paste too
-        images, masks = copy_paste(images, masks, gen, config.copy_paste, run.paste_weights)
-    images, masks = augment(
-        images, masks, gen, config.hflip, (config.scale_min, config.scale_max), config.color_jitter
-    )
-    n = images.shape[0]
-    if teacher is not None:
-        u_images, u_labels = teacher.pseudo_batch(device, gen, dtype)
-        images = torch.cat([images, u_images])
-    if channels_last(config, device):
-        images = images.contiguous(memory_format=torch.channels_last)
-    with torch.autocast(device.type, dtype=dtype, enabled=dtype is not None):
-        logits = run.train_model(images)
-    loss = run.loss_fn(logits[:n], masks)
-    if teacher is not None:
-        loss = loss + teacher.weight(step, total_steps) * pseudo_loss(logits[n:], u_labels)
-    run.scaler.scale(loss / config.accum_steps).backward()
-    return loss
+from fashionseg.training.parts import Dist, lr_factor, unwrap
 
 
 def _optimizer_step(run: Run, lr: float) -> None:
@@ -66,58 +37,53 @@ def _optimizer_step(run: Run, lr: float) -> None:
 
 def train_one_epoch(
     run: Run,
-    loader,
+    task,
+    batches,
     gen: torch.Generator,
     *,
     step: int,
     total_steps: int,
     steps_per_epoch: int,
-    teacher=None,
     show: bool = False,
     desc: str = "",
 ) -> tuple[float, int, int]:
-    """One pass over the batches of ``loader``.
+    """One pass over an epoch's batches, for any task (``training/tasks/``): the task's
+    losses, summed, back-propagated (scaled for accumulation), and the optimizer's steps.
 
     Args:
-        run: the run's parts (``run.Run``).
-        loader: yields uint8 images (N, H, W, 3) and uint8 masks (N, H, W).
+        run: the run's parts (``build.Run``).
+        task: the run's task object; ``task.losses(run, batch, gen, step, total_steps)``
+            gives a batch's named losses and its number of photos.
+        batches: the epoch's batches (``task.epoch``).
         gen: CPU generator for the augmentation draws.
         step: optimizer steps done before this epoch (for the schedule).
         total_steps: optimizer steps of the whole schedule.
         steps_per_epoch: for the warm-up, given in epochs.
-        teacher: a ``semi.MeanTeacher``: each labelled batch is joined by a batch of
-            pseudo-labelled unlabelled photos in the same forward pass.
         show: draw a progress bar.
         desc: the bar's label.
 
     Returns:
         ``(mean loss, images seen, optimizer steps done)``.
     """
-    model, optimizer, config, device = run.train_model, run.optimizer, run.config, run.device
+    optimizer, config, device = run.optimizer, run.config, run.device
     step0 = step
-    model.train()
+    run.train_model.train()
     running = torch.zeros((), device=device)
     seen = 0
-    bar = tqdm(
-        loader,
-        desc=desc,
-        unit="batch",
-        disable=not show,
-        dynamic_ncols=True,
-        file=sys.stderr,
-        leave=False,
-    )
+    bar = tqdm(batches, desc=desc, unit="batch", disable=not show, dynamic_ncols=True,
+               file=sys.stderr, leave=False)  # fmt: skip
     start = time.perf_counter()
     optimizer.zero_grad(set_to_none=True)
-    for i, (images, masks) in enumerate(bar):
-        n = images.shape[0]
-        loss = _forward_backward(run, images, masks, gen, teacher, step, total_steps)
-        if (i + 1) % config.accum_steps == 0 or i + 1 == len(loader):
+    for i, batch in enumerate(bar):
+        losses, n = task.losses(run, batch, gen, step, total_steps)
+        loss = sum(losses.values())
+        run.scaler.scale(loss / config.accum_steps).backward()
+        if (i + 1) % config.accum_steps == 0 or i + 1 == len(batches):
             _optimizer_step(run, config.lr * lr_factor(config, step, total_steps, steps_per_epoch))
             step += 1
         running += loss.detach() * n
         seen += n
-        if i % 10 == 0 or i + 1 == len(loader):
+        if i % 10 == 0 or i + 1 == len(batches):
             value = float(running) / max(1, seen)
             if not math.isfinite(value):
                 raise TrainingError(
