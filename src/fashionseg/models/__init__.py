@@ -1,30 +1,29 @@
 """The model registry: a plain dict from name to builder.
 
 Every builder takes ``(num_classes, in_channels=3, width=64, pretrained=False)`` (those of
-``ENCODER_MODELS`` also ``encoder``) and returns a module mapping images (N, 3, H, W) to logits (N, num_classes, H, W) at the input size.
+models whose spec lists encoders also ``encoder``) and returns a module mapping images (N, 3, H, W) to logits (N, num_classes, H, W) at the input size.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 
 from torch import nn
 
-from fashionseg import names
 from fashionseg.errors import ConfigError
-from fashionseg.models import fcn, maskrcnn, segnet, smp_models, unet
-from fashionseg.names import check_registry
+from fashionseg.specs import SPECS, spec
 
+
+def _builder(path: str) -> Callable[..., nn.Module]:
+    module, function = path.split(":")
+    return getattr(importlib.import_module(f"fashionseg.models.{module}"), function)
+
+
+# The registries, from the specs (specs.py): name -> builder.
 MODELS: dict[str, Callable[..., nn.Module]] = {
-    "unet": unet.build,
-    "segnet": segnet.build,
-    "fcn_resnet50": fcn.build,
-    "deeplabv3plus": smp_models.deeplabv3plus,
-    "unet_resnet34": smp_models.unet_resnet34,
+    s.name: _builder(s.builder) for s in SPECS if s.task == "semantic"
 }
-
-
-check_registry("model", MODELS, names.MODELS)
 
 
 def build_model(
@@ -38,9 +37,10 @@ def build_model(
     """Build a registered model; an unknown name lists the valid ones."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
-    if encoder and name not in names.ENCODER_MODELS:
+    if encoder and not spec(name).encoders:
+        with_encoders = [s.name for s in SPECS if s.encoders and s.task == "semantic"]
         raise ConfigError(
-            f"model {name} has a fixed encoder; --encoder works with {', '.join(names.ENCODER_MODELS)}"
+            f"model {name} has a fixed encoder; --encoder works with {', '.join(with_encoders)}"
         )
     kwargs = {"encoder": encoder} if encoder else {}
     return MODELS[name](
@@ -50,10 +50,9 @@ def build_model(
 
 # Instance models (task instances): name -> builder from (num_classes, num_attributes,
 # encoder, width, pretrained, size); their outputs are torchvision's detection dicts.
-INSTANCE_MODELS: dict[str, Callable[..., nn.Module]] = {"maskrcnn": maskrcnn.build}
-check_registry("instance model", INSTANCE_MODELS, names.INSTANCE_MODELS)
-# The backbone of an instance model when the config names none.
-DEFAULT_BACKBONE = "efficientnet_lite0"
+INSTANCE_MODELS: dict[str, Callable[..., nn.Module]] = {
+    s.name: _builder(s.builder) for s in SPECS if s.task == "instances"
+}
 
 
 def build_instance_model(
@@ -74,6 +73,7 @@ def build_instance_model(
             f"unknown instance model {name!r}; choose one of {', '.join(sorted(INSTANCE_MODELS))}"
         )
     return INSTANCE_MODELS[name](
-        num_classes, num_attributes, encoder or DEFAULT_BACKBONE, width, pretrained, tuple(size),
+        num_classes, num_attributes, encoder or spec(name).default_encoder, width, pretrained,
+        tuple(size),
         rois_per_image,
     )  # fmt: skip

@@ -157,7 +157,7 @@ def build(
     Args:
         num_classes: label values, background included (ClassId + 1).
         num_attributes: attributes the head predicts (0: none).
-        encoder: a Lite encoder or ``resnet50`` (``names.INSTANCE_BACKBONES``).
+        encoder: a Lite encoder or ``resnet50`` (its spec in ``specs.py``).
         width: FPN channels are ``2 * width`` (Lite backbones; ResNet-50's FPN has 256).
         pretrained: ImageNet weights for the backbone.
         size: (H, W) of the training images: the model keeps images of that size as they are.
