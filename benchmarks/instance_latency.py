@@ -27,8 +27,7 @@ def latency(model: str, photo: str, reps: int = 10, threads: int = 2) -> dict:
     def once() -> int:
         canvas = predictor.canvas(image)
         out = predictor.logits(canvas[None])[0]
-        labels = predictor.labels(out, image.height, image.width)
-        return len(predictor.instances(out, labels))
+        return len(predictor.result(out, image.height, image.width, instances=True).detections)
 
     for _ in range(2):
         once()

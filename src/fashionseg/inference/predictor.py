@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from fashionseg.inference.instances import (
 from fashionseg.inference.label_kernel import bilinear_argmax
 from fashionseg.inference.labels import upsample_argmax
 from fashionseg.inference.loading import _onnx_backend, _torch_backend
+from fashionseg.inference.uncertainty import score_uncertainty, semantic_uncertainty
 from fashionseg.machine import resolve_device
 from fashionseg.sizes import parse_size
 
@@ -60,6 +62,15 @@ def photo_and_canvas(
     if auto_orient or min(photo.width // new_w, photo.height // new_h) < 2:
         return photo, make_canvas(photo, size, keep_aspect)  # already turned upright
     return photo, make_canvas(path, size, keep_aspect)
+
+
+@dataclass(frozen=True)
+class PhotoResult:
+    """What a model says of one photo, at the photo's size: its label map (H, W) uint8
+    (ClassId + 1, 0 = background) and its instances (None where they were not asked for)."""
+
+    labels: np.ndarray
+    detections: list[Detection] | None = None
 
 
 class Predictor:
@@ -164,18 +175,13 @@ class Predictor:
         parts = np.split(flat, ends[:-1])
         return [self.clean(part.reshape(size)) for part, size in zip(parts, sizes)]
 
-    def labels(self, logits: torch.Tensor, height: int, width: int) -> np.ndarray:
-        """Logits of one canvas (C, h, w) -> label map (height, width) uint8 for the photo,
-        with the fragment rule applied (``min_area``); for an instance model, its detection
-        dict -> its detections painted (``inference/instances.paint``)."""
+    def labels(self, logits, height: int, width: int) -> np.ndarray:
+        """One canvas's output -> label map (height, width) uint8 for the photo: a semantic
+        model's logits (C, h, w) with the fragment rule applied (``min_area``); an instance
+        model's detection dict painted (``inference/instances.paint``)."""
+        if self.task == "instances":
+            return paint(self._detections(logits, height, width), height, width, SHOWN_SCORE)
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
-        if isinstance(logits, dict):
-            box = (top, left, new_h, new_w)
-            found = model_detections(
-                logits, box, height, width, self.attribute_ids, min(self.min_score, SHOWN_SCORE)
-            )
-            logits["detections"] = [d for d in found if d.score >= self.min_score]
-            return paint(found, height, width, SHOWN_SCORE)
         if logits.device.type == "cpu" and logits.shape[0] <= 256:
             # One fused pass, no (C, H, W) intermediate, without the GIL (label_kernel.py).
             labels = bilinear_argmax(
@@ -186,17 +192,55 @@ class Predictor:
             labels = upsample_argmax(crop, height, width).to(torch.uint8).cpu().numpy()
         return self.clean(labels)
 
-    def instances(self, logits: torch.Tensor, labels: np.ndarray) -> list[Detection]:
-        """Logits of one canvas (C, h, w) and its label map (H, W) from :meth:`labels` -> the
-        photo's instances: connected components scored by their class's mean probability
-        (``inference/instances.py``); for an instance model (its detection dict), its own
-        detections, made by :meth:`labels`."""
-        if isinstance(logits, dict):
-            return logits["detections"]
-        height, width = labels.shape
+    def result(
+        self,
+        logits,
+        height: int,
+        width: int,
+        instances: bool = False,
+        labels: np.ndarray | None = None,
+    ) -> PhotoResult:
+        """One canvas's output -> the photo's :class:`PhotoResult`: its label map (``labels``
+        when already made, by :meth:`device_labels`) and, with ``instances``, its instances:
+        a semantic model's connected components scored by their class's mean probability, an
+        instance model's own detections (those of at least ``min_score``)."""
+        if self.task == "instances":
+            found = self._detections(logits, height, width)
+            if labels is None:
+                labels = paint(found, height, width, SHOWN_SCORE)
+            listed = [d for d in found if d.score >= self.min_score] if instances else None
+            return PhotoResult(labels, listed)
+        if labels is None:
+            labels = self.labels(logits, height, width)
+        if not instances:
+            return PhotoResult(labels)
         new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
         probabilities = torch.softmax(logits.float(), dim=0)
-        return component_instances(labels, probabilities, (top, left, new_h, new_w), self.min_area)
+        found = component_instances(labels, probabilities, (top, left, new_h, new_w), self.min_area)
+        return PhotoResult(labels, found)
+
+    @property
+    def lists_instances(self) -> bool:
+        """Whether every output lists instances (an instance model's are what it makes)."""
+        return self.task == "instances"
+
+    def uncertainty(self, output, height: int, width: int) -> tuple[float, frozenset[int]]:
+        """How unsure the model is of one photo (0 sure .. 1 unsure) and the label values it
+        sees there (``inference/uncertainty.py``): a semantic model's margin over the pixels
+        it calls garment (padding cropped), an instance model's detection scores."""
+        if self.task == "instances":
+            return score_uncertainty(self.result(output, height, width, instances=True).detections)
+        new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        return semantic_uncertainty(output[:, top : top + new_h, left : left + new_w])
+
+    def _detections(self, output: dict, height: int, width: int) -> list[Detection]:
+        """An instance model's detection dict -> its detections at the photo's size, down to
+        the lower of ``min_score`` and what label maps show."""
+        new_h, new_w, top, left = fit(height, width, *self.size, self.keep_aspect)
+        box = (top, left, new_h, new_w)
+        return model_detections(
+            output, box, height, width, self.attribute_ids, min(self.min_score, SHOWN_SCORE)
+        )
 
     def clean(self, labels: np.ndarray) -> np.ndarray:
         """The fragment and look-alike rule at this model's ``min_area`` (``fragments.py``)."""

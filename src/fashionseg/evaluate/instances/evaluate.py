@@ -58,8 +58,7 @@ def evaluate_instances(
         logits = predictor.logits(np.stack([canvas for canvas, _ in pending]))
         for (_, record), lg in zip(pending, logits):
             h, w = record.height, record.width
-            labels = predictor.labels(lg, h, w)
-            found = predictor.instances(lg, labels)
+            found = predictor.result(lg, h, w, instances=True).detections
             entries.extend(detection_entry(det, image_ids[record.path.stem]) for det in found)
             truth = [
                 {"class_id": i.class_id, "rle": i.rle, "attributes": i.attributes}

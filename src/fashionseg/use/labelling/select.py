@@ -1,6 +1,7 @@
 """``fashionseg select``: which photos to label next.
 
-Each photo gets an uncertainty, from what the model says of it:
+Each photo gets an uncertainty, from what the model says of it
+(``inference/uncertainty.py``):
 
 - a semantic model: the mean of 1 - (p1 - p2) over the pixels it calls garment, where p1 and
   p2 are the two largest class probabilities of a pixel (a small margin: the model hesitates
@@ -21,14 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
-from fashionseg.data.compose import fit
 from fashionseg.data.images import DataError
 from fashionseg.inference.predictor import Predictor
-
-SHOWN_SHARE = 0.002  # a category counts as shown from this share of the photo's pixels
 
 
 @dataclass(frozen=True)
@@ -48,29 +45,6 @@ class Pick:
     rank: int
     photo: Scored
     gain: float
-
-
-def semantic_uncertainty(logits: torch.Tensor) -> tuple[float, frozenset[int]]:
-    """One canvas's logits (C, h, w) (the photo's part, padding cropped) -> (uncertainty, the
-    label values shown)."""
-    probabilities = torch.softmax(logits.float(), dim=0)
-    top = probabilities.topk(2, dim=0)
-    labels = top.indices[0]
-    garment = labels != 0
-    if not bool(garment.any()):
-        return 0.0, frozenset()
-    margin = (top.values[0] - top.values[1])[garment]
-    counts = torch.bincount(labels[garment].flatten(), minlength=logits.shape[0])
-    shown = torch.nonzero(counts >= SHOWN_SHARE * labels.numel()).flatten().tolist()
-    return float((1 - margin).mean()), frozenset(shown)
-
-
-def score_uncertainty(detections) -> tuple[float, frozenset[int]]:
-    """An instance model's detections -> (uncertainty, the label values shown)."""
-    if not detections:
-        return 0.0, frozenset()
-    unsure = [1 - abs(2 * d.score - 1) for d in detections]
-    return float(np.mean(unsure)), frozenset(d.class_id + 1 for d in detections)
 
 
 def score_photos(
@@ -97,18 +71,10 @@ def score_photos(
         if batch:
             logits = predictor.logits(np.stack(canvases))
             for path, lg, size in zip(batch, logits, sizes):
-                scored.append(Scored(path, *_uncertainty(predictor, lg, size)))
+                scored.append(Scored(path, *predictor.uncertainty(lg, *size)))
         bar.update(len(photos[k : k + batch_size]))
     bar.close()
     return scored, failed
-
-
-def _uncertainty(predictor: Predictor, logits, size: tuple[int, int]):
-    if predictor.task == "instances":
-        labels = predictor.labels(logits, *size)
-        return score_uncertainty(predictor.instances(logits, labels))
-    new_h, new_w, top, left = fit(*size, *predictor.size, predictor.keep_aspect)
-    return semantic_uncertainty(logits[:, top : top + new_h, left : left + new_w])
 
 
 def choose(scored: list[Scored], budget: int) -> list[Pick]:

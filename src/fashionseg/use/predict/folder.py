@@ -105,7 +105,7 @@ def predict(
         ``{"photos", "written", "skipped", "existing", "out"}``.
     """
     predictor = Predictor(model, device, min_area=min_area)
-    instances = instances or bool(coco_results) or predictor.task == "instances"
+    instances = instances or bool(coco_results) or predictor.lists_instances
     if instances and groups:
         raise UsageError("instances are of categories: leave out --groups")
     if labelling and groups:

@@ -41,11 +41,8 @@ def _label_and_write(
 ):
     """Write one photo's outputs; ``logits`` (C, h, w) are labelled here first, unless they
     are already its label map (uint8 (H, W), from ``device_labels``)."""
-    if isinstance(logits, np.ndarray):  # already its label map, from device_labels
-        labels = logits
-    else:
-        labels = predictor.labels(logits, photo.height, photo.width)
-    seg = Segmentation.from_model(predictor, photo, labels, logits, path, products)
+    labels = logits if isinstance(logits, np.ndarray) else None  # from device_labels
+    seg = Segmentation.from_model(predictor, photo, logits, path, products, labels)
     if writers is None:
         return write_photo(out, stem, seg, products)
     return writers.submit(write_photo, out, stem, seg, products).result()

@@ -136,17 +136,17 @@ class Segmentation:
         cls,
         predictor: Predictor,
         photo: Image.Image,
-        labels: np.ndarray,
-        logits,
+        output,
         path: str,
         products: Products = Products(),
+        labels: np.ndarray | None = None,
     ) -> Segmentation:
-        """One photo's segmentation from a model's label map (H, W) and, with instances, its
-        logits (C, h, w): the step predict, the Python API and serve share."""
-        detections = predictor.instances(logits, labels) if products.instances else None
+        """One photo's segmentation from a model's output for its canvas (``labels``: its
+        label map when already made): the step predict, the Python API and serve share."""
+        result = predictor.result(output, photo.height, photo.width, products.instances, labels)
         return cls.of(
-            photo, labels, predictor.categories.names(), predictor.name, path, products,
-            detections, predictor.categories.attributes,
+            photo, result.labels, predictor.categories.names(), predictor.name, path, products,
+            result.detections, predictor.categories.attributes,
         )  # fmt: skip
 
     @cached_property

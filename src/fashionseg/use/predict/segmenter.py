@@ -69,7 +69,7 @@ class Segmenter:
         self.predictor = Predictor(model, device, threads, min_area=min_area)
         names = GROUP_NAMES if groups else self.predictor.categories.names()
         wanted = frozenset(parse_only(only, names)) if only else None
-        instances = instances or self.predictor.task == "instances"
+        instances = instances or self.predictor.lists_instances
         if groups and instances:
             raise UsageError("instances are of categories: leave out groups")
         self.products = Products(only=wanted, groups=groups, instances=instances)
@@ -112,10 +112,7 @@ class Segmenter:
         logits = self.predictor.logits(np.stack([c for _, c, _ in read]), tta=self.tta)
         results = []
         for (photo, _, name), lg in zip(read, logits):
-            labels = self.predictor.labels(lg, photo.height, photo.width)
-            results.append(
-                Segmentation.from_model(self.predictor, photo, labels, lg, name, self.products)
-            )
+            results.append(Segmentation.from_model(self.predictor, photo, lg, name, self.products))
         return results
 
     def read(

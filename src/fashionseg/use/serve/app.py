@@ -212,10 +212,9 @@ def create_app(
         return photo, predictor.canvas(data, auto_orient)
 
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
-        labels = predictor.labels(logits, photo.height, photo.width)
-        doc = Segmentation.from_model(predictor, photo, labels, logits, filename, INSTANCES)
-        doc = doc.to_json()
-        doc["overlay"] = _overlay_url(photo, labels, len(names))
+        seg = Segmentation.from_model(predictor, photo, logits, filename, INSTANCES)
+        doc = seg.to_json()
+        doc["overlay"] = _overlay_url(photo, seg.label_map, len(names))
         return doc
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
