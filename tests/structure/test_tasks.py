@@ -1,0 +1,77 @@
+"""Who decides on the task name ("semantic" or "instances"): the task objects
+(``training/tasks/``), the model specs (``specs.py``, and the registries ``models/`` builds
+from them) and inference (``inference/``); everyone else asks them. A branch on the task
+name is a comparison of a task-ish value (``task``, ``config.task``, ``meta.get("task")``)
+with one of the names, found in the code itself.
+
+``STILL_TO_GO`` are the modules that still branch (issue 36 has them go): a new module that
+branches fails this test, and so does a listed one that stopped, so the list only shrinks.
+"""
+
+from __future__ import annotations
+
+import ast
+
+from test_layout import PACKAGE
+
+TASKS = {"semantic", "instances"}
+ALLOWED = ("specs.py", "training/tasks/", "inference/", "models/")
+STILL_TO_GO = {
+    "cli/data.py",  # prepare --task: which cache to make
+    "cli/evaluate.py",  # evaluate: which evaluation
+    "experiments/tune/search.py",  # the instance task's search space
+    "prepare/cache.py",  # the cache's kind
+    "prepare/resolve.py",  # a raw folder's cache of the right kind
+    "use/export.py",  # ONNX export of either model kind
+}
+
+
+def _mentions_task(node: ast.AST) -> bool:
+    for n in ast.walk(node):
+        if isinstance(n, ast.Name) and "task" in n.id.lower():
+            return True
+        if isinstance(n, ast.Attribute) and "task" in n.attr.lower():
+            return True
+        if isinstance(n, ast.Constant) and n.value == "task":
+            return True
+    return False
+
+
+def task_branches() -> dict[str, list[int]]:
+    """Module (relative path) -> lines comparing a task-ish value with a task name."""
+    found: dict[str, list[int]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.Compare):
+                continue
+            sides = [node.left, *node.comparators]
+            if any(isinstance(s, ast.Constant) and s.value in TASKS for s in sides) and (
+                _mentions_task(node)
+            ):
+                found.setdefault(path.relative_to(PACKAGE).as_posix(), []).append(node.lineno)
+    return found
+
+
+def test_only_the_task_objects_the_specs_and_inference_branch_on_the_task():
+    outside = {m for m in task_branches() if not m.startswith(ALLOWED)}
+    assert outside <= STILL_TO_GO, f"new branches on the task name: {sorted(outside - STILL_TO_GO)}"
+    assert STILL_TO_GO <= outside, (
+        f"no longer branching, drop from the list: {sorted(STILL_TO_GO - outside)}"
+    )
+
+
+def test_the_rule_finds_what_it_looks_for():
+    # The detector itself: it sees a branch written the usual ways, and not a plain mention.
+    code = 'if config.task == "instances": pass\nif meta.get("task") != "semantic": pass\nx = "instances"'
+    tree = ast.parse(code)
+    hits = [n for n in ast.walk(tree) if isinstance(n, ast.Compare)]
+    assert len(hits) == 2 and all(_mentions_task(h) for h in hits)
+
+
+def test_every_model_is_declared_once_by_its_spec():
+    from fashionseg import names, specs
+    from fashionseg.models import INSTANCE_MODELS, MODELS
+
+    assert tuple(MODELS) == names.MODELS == specs.names_of("semantic")
+    assert tuple(INSTANCE_MODELS) == names.INSTANCE_MODELS == specs.names_of("instances")
+    assert len({s.name for s in specs.SPECS}) == len(specs.SPECS)
