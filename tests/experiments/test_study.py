@@ -20,9 +20,11 @@ class Broken(torch.nn.Module):
 
 @pytest.fixture
 def broken_model(monkeypatch):
-    from fashionseg import config, models
+    from fashionseg import config, models, specs
 
+    # A model is its builder and its spec (specs.py), as a new architecture would be.
     monkeypatch.setitem(models.MODELS, "broken", lambda num_classes, **kw: Broken())
+    monkeypatch.setitem(specs.BY_NAME, "broken", specs.ModelSpec("broken", "semantic", "-"))
     monkeypatch.setitem(config.CHOICES, "model", config.CHOICES["model"] + ("broken",))
 
 
