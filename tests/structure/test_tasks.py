@@ -75,3 +75,26 @@ def test_every_model_is_declared_once_by_its_spec():
     assert tuple(MODELS) == names.MODELS == specs.names_of("semantic")
     assert tuple(INSTANCE_MODELS) == names.INSTANCE_MODELS == specs.names_of("instances")
     assert len({s.name for s in specs.SPECS}) == len(specs.SPECS)
+
+
+def test_predicts_options_have_one_definition():
+    """PredictOptions is the one list of predict's options: the paths that take them (local
+    predict, Ray, the Python API) spell none of them out again, and predict's flags cover them
+    all, so the command line builds them with ``from_args``."""
+    import inspect
+    from dataclasses import fields
+
+    from fashionseg.cli import build_parser
+    from fashionseg.use.predict import folder, ray_data, segmenter
+    from fashionseg.use.predict.options import PredictOptions
+
+    names = {f.name for f in fields(PredictOptions)}
+    for fn, allowed in (
+        (folder.predict, set()),
+        (ray_data.segment, set()),
+        (segmenter.Segmenter.__init__, {"device"}),  # Segmenter(model, "cpu"), the API's form
+    ):
+        spelled = set(inspect.signature(fn).parameters) & names
+        assert spelled <= allowed, f"{fn.__qualname__} spells out {sorted(spelled - allowed)}"
+    predict = build_parser().parse_args(["predict", "x.jpg", "--out", "o"])
+    assert names <= set(vars(predict)), names - set(vars(predict))

@@ -28,31 +28,21 @@ def split_model(items: list[str]) -> tuple[str, list[str]]:
 
 def cmd_predict(args) -> None:
     model, photos = split_model(args.inputs)
-    options = dict(
-        batch_size=args.batch_size,
-        tta=args.tta,
-        device=args.device,
-        auto_orient=args.auto_orient,
-        only=args.only,
-        groups=args.groups,
-        cutouts=args.cutouts,
-        feather=args.feather,
-        skip_existing=args.skip_existing,
-        min_area=args.min_area,
-        overwrite=args.overwrite,
-    )
+    from fashionseg.use.predict.options import PredictOptions
+
+    options = PredictOptions.from_args(args)
     if args.ray is not None:
-        if args.kaggle_csv or args.instances or args.coco_results or args.labelstudio or args.cvat:
+        if args.kaggle_csv or args.coco_results or args.labelstudio or args.cvat:
             raise UsageError(
-                "--kaggle-csv, --instances, --coco-results, --labelstudio and --cvat are local "
-                "predict's; leave out --ray"
+                "--kaggle-csv, --coco-results, --labelstudio and --cvat are local predict's "
+                "(Ray writes the per-photo files and --table); leave out --ray"
             )
         from fashionseg.use.predict.ray_data import segment
 
         result = segment(
             photos, model, args.out, args.table, address=args.ray or None,
             actors=args.actors, cpus_per_actor=args.cpus_per_actor,
-            gpus_per_actor=args.gpus_per_actor, **options,
+            gpus_per_actor=args.gpus_per_actor, options=options,
         )  # fmt: skip
     else:
         from fashionseg.use.labelling.sinks import LabellingFiles
@@ -62,9 +52,9 @@ def cmd_predict(args) -> None:
             args.labelstudio, args.cvat, args.photo_url_prefix, args.photo_root
         )
         result = predict(
-            model, photos, args.out, kaggle_csv=args.kaggle_csv, workers=args.workers,
-            processes=args.processes, table=args.table, instances=args.instances,
-            coco_results=args.coco_results, labelling=labelling, **options,
+            model, photos, args.out, options, kaggle_csv=args.kaggle_csv, workers=args.workers,
+            processes=args.processes, table=args.table, coco_results=args.coco_results,
+            labelling=labelling,
         )  # fmt: skip
     todo = result["photos"] - result["existing"]
     if todo and not result["written"]:

@@ -17,7 +17,6 @@ from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.data.schema.predictions import SchemaError, read_prediction
 from fashionseg.errors import UsageError
 from fashionseg.files import atomic_write, collect_photos
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
 from fashionseg.machine import available_cores
 from fashionseg.outputs import (
@@ -30,6 +29,7 @@ from fashionseg.outputs import (
 from fashionseg.use.labelling.sinks import LabellingFiles, LabellingSinks
 from fashionseg.use.predict.instances import coco_entries
 from fashionseg.use.predict.kaggle import check_kaggle_categories, write_kaggle_csv
+from fashionseg.use.predict.options import PredictOptions
 from fashionseg.use.predict.pipeline import run_pipeline, write_processes
 from fashionseg.use.predict.products import parse_only
 from fashionseg.use.predict.segmentation import Products
@@ -66,27 +66,19 @@ def predict(
     model: str | Path,
     inputs: list[str | Path],
     out: str | Path,
-    batch_size: int = 8,
-    tta: str | None = None,
+    options: PredictOptions | None = None,
+    *,
     kaggle_csv: str | Path | None = None,
-    device: str = "auto",
+    table: str | Path | None = None,
+    coco_results: str | Path | None = None,
+    labelling: LabellingFiles = LabellingFiles(),
     workers: int | None = None,
     processes: int | None = None,
-    auto_orient: bool = False,
-    only: str | None = None,
-    groups: bool = False,
-    cutouts: bool = False,
-    feather: float = 0.0,
-    skip_existing: bool = False,
-    table: str | Path | None = None,
-    min_area: float = DEFAULT_MIN_AREA,
-    instances: bool = False,
-    coco_results: str | Path | None = None,
-    overwrite: bool = False,
-    labelling: LabellingFiles = LabellingFiles(),
+    **changes,
 ) -> dict:
     """Segment photos and write ``<stem>.png``, ``<stem>_overlay.jpg`` and ``<stem>.json``
-    (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``).
+    (and ``<stem>/<garment>.png`` cut-outs with ``cutouts``), as ``options`` say
+    (:class:`~fashionseg.use.predict.options.PredictOptions`; ``changes`` by option name).
 
     ``workers`` threads (default: one per core) decode photos ahead of the model and label
     and write behind it; ``processes`` (default: ``write_processes``; 0 = threads only) take
@@ -104,8 +96,10 @@ def predict(
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``.
     """
-    predictor = Predictor(model, device, min_area=min_area)
-    instances = instances or bool(coco_results) or predictor.lists_instances
+    o = PredictOptions.of(options, **changes)
+    predictor = Predictor(model, o.device, min_area=o.min_area)
+    instances = o.instances or bool(coco_results) or predictor.lists_instances
+    groups, only = o.groups, o.only
     if instances and groups:
         raise UsageError("instances are of categories: leave out --groups")
     if labelling and groups:
@@ -116,25 +110,25 @@ def predict(
         check_kaggle_categories(predictor)
     names = GROUP_NAMES if groups else predictor.categories.names()
     only_values = frozenset(parse_only(only, names)) if only else None
-    products = Products(only_values, groups, cutouts, feather, instances)
+    products = Products(only_values, groups, o.cutouts, o.feather, instances)
     all_photos = collect_photos(inputs)
     all_stems = output_stems(all_photos)
-    photos, stems, done = pending(all_photos, all_stems, Path(out), skip_existing)
+    photos, stems, done = pending(all_photos, all_stems, Path(out), o.skip_existing)
     out = output_dir(out, inputs)
     plan_outputs(
-        out, inputs, stems, products, overwrite, kaggle_csv, table, coco_results, labelling
+        out, inputs, stems, products, o.overwrite, kaggle_csv, table, coco_results, labelling
     )
     labelling_sinks = LabellingSinks.of(labelling, predictor) if labelling else None
     with Sinks(kaggle_csv, table, coco_results, labelling_sinks) as sinks:
         for stem, doc in done:
             sinks.add(stem, doc)
-        errors = ErrorLog(out, append=skip_existing)
+        errors = ErrorLog(out, append=o.skip_existing)
         written = run_pipeline(
             predictor, photos, stems, out, products, errors, sinks.add,
-            batch_size=batch_size, tta=tta, workers=workers or available_cores(),
+            batch_size=o.batch_size, tta=o.tta, workers=workers or available_cores(),
             processes=write_processes(len(photos), available_cores())
             if processes is None else processes,
-            auto_orient=auto_orient,
+            auto_orient=o.auto_orient,
         )  # fmt: skip
         errors.close()
     return summary(len(all_photos), len(photos), written, errors, out)

@@ -26,7 +26,6 @@ import numpy as np
 from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.files import collect_photos
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.outputs import ErrorLog, output_dir, output_stems
 from fashionseg.use.predict.folder import (
     Sinks,
@@ -34,6 +33,7 @@ from fashionseg.use.predict.folder import (
     plan_outputs,
     summary,
 )
+from fashionseg.use.predict.options import PredictOptions
 from fashionseg.use.predict.segmentation import Products
 
 
@@ -80,24 +80,25 @@ def _read_source(source: str) -> Path | bytes:
 class _Worker:
     """One actor: the model loaded once, then batches of photos in, their files written."""
 
-    def __init__(self, model_name: str, model_bytes: list, out: str | None, options: dict):
+    def __init__(
+        self, model_name: str, model_bytes: list, out: str | None, options: PredictOptions, cpus
+    ):
         import ray
         import torch
 
         from fashionseg.use.predict.segmenter import Segmenter
 
-        threads = max(1, int(options.pop("cpus")))
+        threads = max(1, int(cpus))
         torch.set_num_threads(threads)
         # The model arrives through the object store (a reference inside a list: Ray then
         # keeps it for restarts without warning); its file name is part of its name.
-        cutouts, feather = options.pop("cutouts"), options.pop("feather")
         # The model file lives only while it loads: an actor killed later leaves nothing.
         with tempfile.TemporaryDirectory(prefix="fashionseg-ray-") as tmp:
             path = Path(tmp) / model_name
             path.write_bytes(ray.get(model_bytes[0]))
-            self.segmenter = Segmenter(path, threads=threads, **options)
+            self.segmenter = Segmenter(path, threads=threads, options=options)
         only, groups = self.segmenter.products.only, self.segmenter.products.groups
-        self.products = Products(only, groups, cutouts, feather)
+        self.products = Products(only, groups, options.cutouts, options.feather)
         self.out = Path(out) if out else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -133,17 +134,8 @@ def segment(
     actors: int | None = None,
     cpus_per_actor: float = 1.0,
     gpus_per_actor: float = 0.0,
-    batch_size: int = 8,
-    device: str = "auto",
-    tta: str | None = None,
-    only: str | None = None,
-    groups: bool = False,
-    cutouts: bool = False,
-    feather: float = 0.0,
-    auto_orient: bool = False,
-    skip_existing: bool = False,
-    min_area: float = DEFAULT_MIN_AREA,
-    overwrite: bool = False,
+    options: PredictOptions | None = None,
+    **changes,
 ) -> dict:
     """Segment photos on Ray: the per-photo files of ``predict`` in ``out`` and/or the
     catalogue table ``table``.
@@ -157,33 +149,37 @@ def segment(
         actors: actors in the pool (None: the cluster's CPUs over ``cpus_per_actor``).
         cpus_per_actor: CPUs each actor takes (and its torch / ONNX Runtime threads).
         gpus_per_actor: GPUs each actor takes (``device="cuda"`` then runs on them).
+        options: predict's options (``changes`` by name); instances are local predict's.
+
+    Of predict's outputs, Ray writes the per-photo files and the catalogue table; the Kaggle
+    CSV, COCO results and the labelling tools' files are local predict's.
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``, as ``predict``.
     """
+    o = PredictOptions.of(options, **changes)
+    if o.instances:
+        raise UsageError("instances are local predict's; leave out --ray (or instances)")
     ray = _ray()
     if out is None and table is None:
         raise UsageError("give out (a folder for the per-photo files) or table, or both")
-    model = _model(model, only, groups)
+    model = _model(model, o.only, o.groups)
     sources = _sources(photos)
     if not sources:
         raise FileNotFoundError("no photos to segment")
     local = [Path(s) for s in sources if not is_uri(s)]
     out = output_dir(out, local) if out is not None else None
-    todo_sources, todo_stems, done = _todo(sources, out, skip_existing)
-    products = Products(None, groups, cutouts, feather)
-    plan_outputs(out, local, todo_stems, products, overwrite, table=table)
+    todo_sources, todo_stems, done = _todo(sources, out, o.skip_existing)
+    products = Products(None, o.groups, o.cutouts, o.feather)
+    plan_outputs(out, local, todo_stems, products, o.overwrite, table=table)
     with Sinks(None, table) as sinks:
         for stem, doc in done:
             sinks.add(stem, doc)
-        errors = ErrorLog(out or Path(table).parent, append=skip_existing)
+        errors = ErrorLog(out or Path(table).parent, append=o.skip_existing)
         written = _run(
             ray, todo_sources, todo_stems, model, out, sinks, errors, address=address,
             actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
-            batch_size=batch_size,
-            options={"device": device, "tta": tta, "only": only, "groups": groups,
-                     "auto_orient": auto_orient, "cutouts": cutouts, "feather": feather,
-                     "batch_size": batch_size, "cpus": cpus_per_actor, "min_area": min_area},
+            batch_size=o.batch_size, options=o,
         )  # fmt: skip
         errors.close()
     return summary(len(sources), len(todo_sources), written, errors, out or table)
@@ -241,7 +237,7 @@ def _run(
     ds = ds.map_batches(
         _Worker,
         fn_constructor_args=(model.name, [ray.put(model.read_bytes())], str(out) if out else None,
-                             options),
+                             options, cpus_per_actor),
         batch_size=batch_size, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=pool),
         num_cpus=cpus_per_actor, num_gpus=gpus_per_actor or None,
     )  # fmt: skip

@@ -18,8 +18,8 @@ from PIL import Image
 from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.data.images import memory_photo
 from fashionseg.errors import UsageError
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
+from fashionseg.use.predict.options import PredictOptions
 from fashionseg.use.predict.products import parse_only
 from fashionseg.use.predict.segmentation import Products, Segmentation
 
@@ -32,50 +32,47 @@ class Segmenter:
 
     Args:
         model: a ``.pt`` checkpoint or an exported ``.onnx`` model; None for the bundled model.
-        device: "auto", "cpu" or "cuda" (PyTorch checkpoints; ONNX runs on the CPU).
-        tta: "flip" averages each photo with its mirror image.
-        only: garments to keep, names or ClassIds, comma-separated (``"dress,skirt"``), as
-            predict's ``--only``.
-        groups: body-region groups (upper body, lower body, ...) instead of categories.
-        auto_orient: turn photos upright by their EXIF orientation.
-        batch_size: photos per forward pass when a list is given (predict's default).
+        device: "auto", "cpu" or "cuda" (PyTorch checkpoints; ONNX runs on the CPU); None:
+            the options' (``"auto"``).
+        options: predict's options (:class:`~fashionseg.use.predict.options.PredictOptions`);
+            those that concern files (cut-outs, skip-existing, overwrite) do not apply here.
         threads: ONNX Runtime threads (None: its default).
-        min_area: garment pieces under this share of the photo join the garment around them
-            (predict's ``--min-area``; 0: the model's label map as it is).
-        instances: list each photo's instances too (``Segmentation.instances``).
+        **changes: options by name, as predict's flags: ``tta="flip"``, ``only="dress,skirt"``,
+            ``groups=True``, ``auto_orient=True``, ``batch_size=8``, ``min_area=0.0005``,
+            ``instances=True``.
 
     Raises:
         FashionsegError: a missing or unreadable model file, an unknown garment in ``only``.
+        TypeError: a name that is not an option.
     """
 
     def __init__(
         self,
         model: str | Path | None = None,
-        device: str = "auto",
+        device: str | None = None,
         *,
-        tta: str | None = None,
-        only: str | None = None,
-        groups: bool = False,
-        auto_orient: bool = False,
-        batch_size: int = 8,
+        options: PredictOptions | None = None,
         threads: int | None = None,
-        min_area: float = DEFAULT_MIN_AREA,
-        instances: bool = False,
+        **changes,
     ):
+        o = PredictOptions.of(options, **changes)
+        if device is not None:
+            o = PredictOptions.of(o, device=device)
         if model is None:
             from fashionseg.bundled import bundled_model
 
             model = bundled_model()
-        self.predictor = Predictor(model, device, threads, min_area=min_area)
-        names = GROUP_NAMES if groups else self.predictor.categories.names()
-        wanted = frozenset(parse_only(only, names)) if only else None
-        instances = instances or self.predictor.lists_instances
-        if groups and instances:
+        self.predictor = Predictor(model, o.device, threads, min_area=o.min_area)
+        names = GROUP_NAMES if o.groups else self.predictor.categories.names()
+        wanted = frozenset(parse_only(o.only, names)) if o.only else None
+        instances = o.instances or self.predictor.lists_instances
+        if o.groups and instances:
             raise UsageError("instances are of categories: leave out groups")
-        self.products = Products(only=wanted, groups=groups, instances=instances)
-        self.tta = tta
-        self.auto_orient = auto_orient
-        self.batch_size = max(1, int(batch_size))
+        self.options = o
+        self.products = Products(only=wanted, groups=o.groups, instances=instances)
+        self.tta = o.tta
+        self.auto_orient = o.auto_orient
+        self.batch_size = max(1, int(o.batch_size))
 
     @property
     def categories(self) -> list[str]:
