@@ -1,11 +1,9 @@
 """Who decides on the task name ("semantic" or "instances"): the task objects
 (``training/tasks/``), the model specs (``specs.py``, and the registries ``models/`` builds
-from them) and inference (``inference/``); everyone else asks them. A branch on the task
-name is a comparison of a task-ish value (``task``, ``config.task``, ``meta.get("task")``)
-with one of the names, found in the code itself.
-
-``STILL_TO_GO`` are the modules that still branch (issue 36 has them go): a new module that
-branches fails this test, and so does a listed one that stopped, so the list only shrinks.
+from them), the tasks' facts for the stages below training (``tasks.py``) and inference
+(``inference/``); everyone else asks them. A branch on the task name is a comparison of a
+task-ish value (``task``, ``config.task``, ``meta.get("task")``) with one of the names, found
+in the code itself.
 """
 
 from __future__ import annotations
@@ -15,15 +13,7 @@ import ast
 from test_layout import PACKAGE
 
 TASKS = {"semantic", "instances"}
-ALLOWED = ("specs.py", "training/tasks/", "inference/", "models/")
-STILL_TO_GO = {
-    "cli/data.py",  # prepare --task: which cache to make
-    "cli/evaluate.py",  # evaluate: which evaluation
-    "experiments/tune/search.py",  # the instance task's search space
-    "prepare/cache.py",  # the cache's kind
-    "prepare/resolve.py",  # a raw folder's cache of the right kind
-    "use/export.py",  # ONNX export of either model kind
-}
+ALLOWED = ("specs.py", "tasks.py", "training/tasks/", "inference/", "models/")
 
 
 def _mentions_task(node: ast.AST) -> bool:
@@ -53,11 +43,8 @@ def task_branches() -> dict[str, list[int]]:
 
 
 def test_only_the_task_objects_the_specs_and_inference_branch_on_the_task():
-    outside = {m for m in task_branches() if not m.startswith(ALLOWED)}
-    assert outside <= STILL_TO_GO, f"new branches on the task name: {sorted(outside - STILL_TO_GO)}"
-    assert STILL_TO_GO <= outside, (
-        f"no longer branching, drop from the list: {sorted(STILL_TO_GO - outside)}"
-    )
+    outside = {m: lines for m, lines in task_branches().items() if not m.startswith(ALLOWED)}
+    assert not outside, f"branches on the task name (ask tasks.task_facts instead): {outside}"
 
 
 def test_the_rule_finds_what_it_looks_for():

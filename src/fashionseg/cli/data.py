@@ -7,6 +7,7 @@ from pathlib import Path
 
 from fashionseg.cli.options import add_instance_rule, add_overwrite
 from fashionseg.errors import UsageError
+from fashionseg.tasks import task_facts
 
 
 def cmd_masks(args) -> None:
@@ -30,7 +31,7 @@ def cmd_prepare(args) -> None:
     if len(cache) == 0:
         raise UsageError(f"{args.data}: no usable images; reasons in {args.out}/errors.csv")
     extra = ""
-    if args.task == "instances":
+    if task_facts(args.task).instances:
         extra = f", {sum(map(len, cache.instances.values()))} instances"
     print(
         f"cache ready: {len(cache)} images at {cache.size[1]}x{cache.size[0]}{extra} in {args.out}"

@@ -6,6 +6,7 @@ import json
 import sys
 
 from fashionseg.cli.options import add_instance_rule, add_min_area
+from fashionseg.tasks import task_facts
 
 
 def _write(metrics: dict, out: str | None) -> None:
@@ -35,7 +36,7 @@ def cmd_evaluate(args) -> None:
 
     if args.out:
         output_file(args.out, [args.checkpoint])
-    if (args.task or _task(args.checkpoint)) == "instances":
+    if task_facts(args.task or _task(args.checkpoint)).instances:
         from fashionseg.evaluate.instances.evaluate import evaluate_instances
         from fashionseg.evaluate.instances.score import format_instances
         from fashionseg.files import wanted_ids

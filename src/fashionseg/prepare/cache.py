@@ -38,12 +38,13 @@ from fashionseg.data.compose import (
 from fashionseg.data.formats import open_dataset
 from fashionseg.data.images import load_resized
 from fashionseg.data.records import Dataset, Record
-from fashionseg.errors import FashionsegError
+from fashionseg.errors import ConfigError, FashionsegError
 from fashionseg.files import FileLock, atomic_write
 from fashionseg.outputs import ErrorLog
 from fashionseg.prepare.instances import InstanceLog, read_instances, resized_instances
 from fashionseg.prepare.parallel import StrictError, run_records
 from fashionseg.sizes import parse_size
+from fashionseg.tasks import task_facts
 
 CACHE_VERSION = 1
 
@@ -97,7 +98,7 @@ class Cache:
     @functools.cached_property
     def instances(self) -> dict[int, list[dict]]:
         """Row index -> the photo's instances at the cache's size (an instance cache only)."""
-        if self.meta.get("task") != "instances":
+        if not task_facts(self.meta.get("task")).instances:
             raise CacheError(f"{self.root}: not an instance cache (prepare --task instances)")
         return read_instances(self.root, self.indices)
 
@@ -186,10 +187,12 @@ def prepare(
         "source": str(Path(dataset.root).resolve()),
         "layout": dataset.layout,
     }
-    if task == "instances":
+    try:
+        facts = task_facts(task)
+    except ConfigError as e:
+        raise CacheError(str(e)) from None
+    if facts.instances:
         settings.update(task=task, instance_rule=instance_rule)
-    elif task != "semantic":
-        raise CacheError(f"unknown task {task!r}; choose semantic or instances")
     with cache_lock(root):
         return _build(dataset, root, settings, table, workers, strict)
 
@@ -225,7 +228,7 @@ def _build(dataset: Dataset, root: Path, settings: dict, table, workers, strict:
         instance_rule=settings.get("instance_rule"),
     )
     errors = ErrorLog(root, append=resume)
-    log = InstanceLog(root) if settings.get("task") == "instances" else None
+    log = InstanceLog(root) if task_facts(settings.get("task")).instances else None
     try:
         _fill(fn, todo(), (images, masks, status), workers, strict, errors, log)
     finally:

@@ -10,6 +10,7 @@ from pathlib import Path
 from fashionseg.files import keyed_cache_dir
 from fashionseg.prepare.cache import Cache, CacheError, is_cache, open_cache, prepare
 from fashionseg.prepare.unlabelled import build_unlabelled
+from fashionseg.tasks import task_facts
 
 
 def resolve_data(
@@ -28,7 +29,7 @@ def resolve_data(
     """
     if is_cache(data):
         cache = open_cache(data)
-        if instance_rule is not None and cache.meta.get("task") != "instances":
+        if instance_rule is not None and not task_facts(cache.meta.get("task")).instances:
             raise CacheError(
                 f"{data}: a semantic cache; an instance run needs one from prepare --task "
                 "instances (or the raw data folder)"

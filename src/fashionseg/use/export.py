@@ -48,7 +48,7 @@ def export_onnx(checkpoint: str | Path, out: str | Path, opset: int = ONNX_OPSET
     if out.suffix.lower() != ".onnx":
         raise UsageError(f"{out}: the output file must end in .onnx")
     predictor = Predictor(checkpoint, device="cpu")
-    if predictor.task == "instances":
+    if predictor.lists_instances:
         from fashionseg.use.export_instances import export_instances
 
         out.parent.mkdir(parents=True, exist_ok=True)

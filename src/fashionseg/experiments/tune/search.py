@@ -23,6 +23,7 @@ from fashionseg.files import atomic_write
 from fashionseg.machine import available_cores
 from fashionseg.prepare.cache import Cache
 from fashionseg.prepare.resolve import resolve_data
+from fashionseg.tasks import task_facts
 from fashionseg.training.loader import split_indices
 
 
@@ -126,7 +127,7 @@ def _prepare(data: str, space: Space) -> dict[str, Cache]:
     """Every cache a trial may need, prepared here once (workers only read them); instance
     caches for a space of ``task: instances``."""
     rule = None
-    if space.fixed.get("task") == "instances":
+    if task_facts(space.fixed.get("task")).instances:
         rule = space.fixed.get("instances", "rows")
     return {
         cache_key(size, keep, classes): resolve_data(data, size, keep, classes, instance_rule=rule)
