@@ -22,16 +22,12 @@ from fashionseg.training.parts import Dist
 # best.pt, the study's finalists and its best run.
 VALIDATION_COLUMNS = ["val_loss", "val_pixel_accuracy", "val_binary_iou", "val_miou"]
 SELECTION_COLUMN = "val_miou"
-HISTORY_COLUMNS = ["epoch", "train_loss", *VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"]  # fmt: skip
 # The same for instance runs (task instances), whose best.pt is chosen by validation mask AP.
 INSTANCE_VALIDATION_COLUMNS = ["val_mask_ap", "val_mask_ap50", "val_box_ap", "val_attribute_f1"]
 INSTANCE_SELECTION_COLUMN = "val_mask_ap"
-INSTANCE_HISTORY_COLUMNS = [
-    "epoch", "train_loss", *INSTANCE_VALIDATION_COLUMNS, "lr", "seconds", "images_per_second"
-]  # fmt: skip
 
 
-def write_history(path: Path, history: list[dict], columns: list[str] = HISTORY_COLUMNS) -> None:
+def write_history(path: Path, history: list[dict], columns: list[str]) -> None:
     """``history.csv``: one row per validated epoch, in ``columns``."""
     with atomic_open(path, "w", newline="") as f:
         w = csv.DictWriter(f, columns)

@@ -5,8 +5,10 @@ stops the reader."""
 
 from __future__ import annotations
 
+import os
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Annotated
 
 import msgspec
@@ -14,6 +16,20 @@ from msgspec import Meta
 
 from fashionseg.data.schema.door import SchemaError, Skipped, decode, why
 from fashionseg.data.schema.types import Coordinate, Id, Name, RunLength, Side
+
+# The names fashionseg's Label Studio tasks and configuration use, and what ``convert`` reads
+# back: Label Studio's URL of a file it serves under its document root, the per-region Choices
+# of the attributes, and the task's data key of the photo's output stem (its ImageId back).
+LOCAL_FILES = "/data/local-files/?d="
+ATTRIBUTES = "attributes"
+STEM = "fashionseg_stem"
+
+
+def document_root(given: str | Path | None = None) -> Path:
+    """Where Label Studio's local files are taken from: ``given``, else Label Studio's own
+    ``LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT``, else the current folder."""
+    return Path(given or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") or Path.cwd())
+
 
 Byte = Annotated[int, Meta(ge=0, le=255)]
 Percent = Annotated[float, Meta(ge=-1000, le=1000)]  # a point, in percent of the photo's side

@@ -26,7 +26,14 @@ from fashionseg.data.schema.coco import read_coco
 from fashionseg.data.schema.door import SchemaError, Skipped, read_bytes, segmentation_problem
 from fashionseg.data.schema.labels import read_label_png
 from fashionseg.data.schema.sources import read_deepfashion2
-from fashionseg.datasets.convert.layout import KaggleWriter, Problems, plan_kaggle, save_photo
+from fashionseg.datasets.convert.layout import (
+    KaggleWriter,
+    Problems,
+    inside,
+    photo_folder,
+    plan_kaggle,
+    save_photo,
+)
 from fashionseg.datasets.convert.mappings import (
     DEEPFASHION2,
     MODANET,
@@ -78,7 +85,7 @@ def convert_modanet(
     coco = read_coco(read_bytes(files[0]), where, known_categories=False)
     problems = Problems(where, strict)
     problems.extend(coco.skipped)
-    folder = Path(images) if images else _photo_folder(files[0].parent)
+    folder = Path(images) if images else photo_folder(files[0].parent)
     # Photos of one name in two folders (x/a.jpg, y/a.jpg) get distinct ImageIds.
     ids = output_stems([Path(i.file_name) for i in coco.images])
     plan_kaggle(out, [src, folder], ids, overwrite)
@@ -87,7 +94,7 @@ def convert_modanet(
     for image, image_id in tqdm(todo, total=len(ids), desc="modanet", unit="photo", disable=not progress):  # fmt: skip
         if image.id in coco.bad_images:
             continue
-        photo = _inside(folder, image.file_name)
+        photo = inside(folder, image.file_name)
         if photo is None:
             problems.add(
                 Skipped(f"image {image.id}", f"file_name {image.file_name!r} leaves {folder}")
@@ -186,18 +193,6 @@ def convert_parsing(
     writer.close()
     problems.close()
     return {"photos": len(masks), "instances": len(writer.rows), "unmapped": dict(writer.unmapped)}
-
-
-def _photo_folder(base: Path) -> Path:
-    return base / "images" if (base / "images").is_dir() else base
-
-
-def _inside(folder: Path, name: str) -> Path | None:
-    """``folder / name`` when it stays inside ``folder`` (None for ``../x`` or ``/etc/x``)."""
-    if not name or "\0" in name:
-        return None
-    path = (folder / name).resolve()
-    return path if folder.resolve() in path.parents else None
 
 
 def _photo(path: Path) -> Path:

@@ -16,7 +16,6 @@ every reader's bad rows (``strict`` stops at the first).
 
 from __future__ import annotations
 
-import os
 import re
 import zipfile
 from pathlib import Path
@@ -32,19 +31,27 @@ from fashionseg.data.images import DataError, read_photo
 from fashionseg.data.rle import RLEError
 from fashionseg.data.schema.door import Skipped, read_bytes, segmentation_problem
 from fashionseg.data.schema.labelling import (
+    ATTRIBUTES,
+    LOCAL_FILES,
     CvatImage,
     LsResult,
+    document_root,
     read_cvat,
     read_labelstudio,
     read_results,
 )
 from fashionseg.datasets.convert.instances import polygons_mask
-from fashionseg.datasets.convert.layout import KaggleWriter, Problems, plan_kaggle, save_photo
+from fashionseg.datasets.convert.layout import (
+    KaggleWriter,
+    Problems,
+    inside,
+    photo_folder,
+    plan_kaggle,
+    save_photo,
+)
 from fashionseg.errors import DataFormatError
 from fashionseg.outputs import output_stems, safe_stem
 
-LOCAL_FILES = "/data/local-files/?d="
-ATTRIBUTES = "attributes"  # the per-region Choices' name in `fashionseg label-config`
 UPLOAD_PREFIX = re.compile(r"^[0-9a-f]{8}-")  # Label Studio's prefix on uploaded file names
 
 Region = tuple[np.ndarray, int, list[int]]  # mask (H, W) bool, ClassId, attribute ids
@@ -88,7 +95,7 @@ def convert_labelstudio(
     problems = Problems(where, strict)
     tasks, skipped = read_labelstudio(read_bytes(src), where)
     problems.extend(skipped)
-    root = Path(photo_root or os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") or ".")
+    root = document_root(photo_root)
     found = []
     for name, task in tasks:
         annotation = next((a for a in reversed(task.annotations) if not a.was_cancelled), None)
@@ -132,23 +139,21 @@ def _ls_photo(image: str, root: Path, photos: Path | None) -> Path | None:
     """The file a task's ``image`` names: under ``root`` for Label Studio's local files,
     else by file name in ``photos`` (an upload's ``1a2b3c4d-`` prefix tried off too)."""
     if image.startswith(LOCAL_FILES):
-        return _inside(root, unquote(image[len(LOCAL_FILES) :]))
+        return _file_inside(root, unquote(image[len(LOCAL_FILES) :]))
     if photos is None:
         return None
     name = Path(unquote(urlparse(image).path)).name
     for candidate in (name, UPLOAD_PREFIX.sub("", name)):
-        path = _inside(Path(photos), candidate)
-        if path is not None and path.is_file():
+        path = _file_inside(Path(photos), candidate)
+        if path is not None:
             return path
     return None
 
 
-def _inside(folder: Path, name: str) -> Path | None:
-    """``folder / name`` when it is a file inside ``folder`` (None for ``../x`` or ``/etc/x``)."""
-    if not name or "\0" in name:
-        return None
-    path = (folder / name).resolve()
-    return path if folder.resolve() in path.parents and path.is_file() else None
+def _file_inside(folder: Path, name: str) -> Path | None:
+    """``layout.inside``, and a file there."""
+    path = inside(folder, name)
+    return path if path is not None and path.is_file() else None
 
 
 def _photo_size(path: Path) -> tuple[int, int] | None:
@@ -228,10 +233,10 @@ def convert_cvat(
     images, skipped = read_cvat(data, where)
     problems = Problems(where, strict)
     problems.extend(skipped)
-    folder = Path(photos) if photos else _photo_folder(src.parent)
+    folder = Path(photos) if photos else photo_folder(src.parent)
     found = []
     for image in images:
-        photo = _inside(folder, image.name) or _inside(folder, Path(image.name).name)
+        photo = _file_inside(folder, image.name) or _file_inside(folder, Path(image.name).name)
         if photo is None:
             problems.add(Skipped(f"image {image.name}", f"no such photo in {folder}"))
             continue
@@ -263,10 +268,6 @@ def _cvat_bytes(src: Path) -> bytes:
                 raise DataFormatError(f"{src}: no annotations.xml inside (not a CVAT export)")
             return z.read("annotations.xml")
     return read_bytes(src)
-
-
-def _photo_folder(base: Path) -> Path:
-    return base / "images" if (base / "images").is_dir() else base
 
 
 def _cvat_regions(image: CvatImage, vocabulary: Vocabulary, problems) -> list[Region]:

@@ -158,3 +158,17 @@ def write_tags(out: Path, rows: list[dict]) -> None:
         writer = csv.DictWriter(f, ["ImageId", "Height", "Width", "ClassIds", "CcpTags"])
         writer.writeheader()
         writer.writerows(rows)
+
+
+def photo_folder(base: Path) -> Path:
+    """Where a source's photos are when not named: ``base/images`` if there, else ``base``."""
+    return base / "images" if (base / "images").is_dir() else base
+
+
+def inside(folder: Path, name: str) -> Path | None:
+    """``folder / name`` when it stays inside ``folder`` (None for ``../x`` or ``/etc/x``): a
+    file name from an annotation file never leads out of the photos' folder."""
+    if not name or "\0" in name:
+        return None
+    path = (folder / name).resolve()
+    return path if folder.resolve() in path.parents else None

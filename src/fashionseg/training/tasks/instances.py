@@ -13,7 +13,11 @@ from fashionseg.config import TrainConfig
 from fashionseg.evaluate.instances.validation import validate_instances
 from fashionseg.models import build_instance_model
 from fashionseg.training.build import Run, load_init_weights
-from fashionseg.training.history import INSTANCE_VALIDATION_COLUMNS, RunData
+from fashionseg.training.history import (
+    INSTANCE_SELECTION_COLUMN,
+    INSTANCE_VALIDATION_COLUMNS,
+    RunData,
+)
 from fashionseg.training.instances.batches import attribute_vocabulary, batch
 from fashionseg.training.loader import epoch_batches
 from fashionseg.training.parts import EMA, Dist, amp_dtype, build_optimizer
@@ -24,7 +28,7 @@ class InstanceTask:
     """An instance run's data, losses and validation (``training/tasks/__init__.py``)."""
 
     name = "instances"
-    selection = "mask_ap"  # best.pt: the highest validation mask AP (history's val_mask_ap)
+    selection = INSTANCE_SELECTION_COLUMN.removeprefix("val_")  # best.pt: the highest mask AP
     columns = INSTANCE_VALIDATION_COLUMNS
     scalars = ("mask_ap", "mask_ap50", "box_ap", "attribute_f1")  # TensorBoard's val/ curves
 

@@ -14,7 +14,7 @@ from fashionseg.models.normalize import to_float
 from fashionseg.prepare.resolve import resolve_unlabelled
 from fashionseg.training.augment import augment, copy_paste
 from fashionseg.training.build import Run, build_run
-from fashionseg.training.history import VALIDATION_COLUMNS, RunData
+from fashionseg.training.history import SELECTION_COLUMN, VALIDATION_COLUMNS, RunData
 from fashionseg.training.loader import BatchPlan, epoch_batches, make_loader
 from fashionseg.training.losses import median_frequency_weights
 from fashionseg.training.parts import Dist, channels_last
@@ -33,7 +33,7 @@ class SemanticTask:
     """A semantic run's data, losses and validation (``training/tasks/__init__.py``)."""
 
     name = "semantic"
-    selection = "miou"  # best.pt: the highest validation mIoU (history's val_miou)
+    selection = SELECTION_COLUMN.removeprefix("val_")  # best.pt: the highest validation mIoU
     columns = VALIDATION_COLUMNS
     scalars = ("loss", *METRIC_KEYS)  # TensorBoard's val/ curves
 

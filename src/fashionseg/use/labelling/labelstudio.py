@@ -7,7 +7,6 @@ the configuration, the tasks and ``convert labelstudio``, which reads the export
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import quote
 from xml.sax.saxutils import quoteattr
@@ -15,13 +14,11 @@ from xml.sax.saxutils import quoteattr
 from fashionseg.data.brush_rle import brush_encode
 from fashionseg.data.categories import palette
 from fashionseg.data.rle import rle_decode
+from fashionseg.data.schema.labelling import ATTRIBUTES, LOCAL_FILES, STEM
 
 IMAGE = "image"  # the Image tag, and the task's data key of the photo
 BRUSH = "garment"  # BrushLabels: predictions arrive as brushes, corrected with brush or eraser
 POLYGON = "garment_polygon"  # PolygonLabels: garments may be drawn as polygons too
-ATTRIBUTES = "attributes"  # Choices, per region: the garment's attributes
-STEM = "fashionseg_stem"  # the task's data key of the photo's output stem (its ImageId back)
-LOCAL_FILES = "/data/local-files/?d="  # how Label Studio serves a file under its document root
 
 
 def labelling_config(names: list[str], attributes: dict[int, str] | None = None) -> str:
@@ -114,9 +111,3 @@ def task(doc: dict, stem: str, reference: str, model_version: str) -> dict:
     if scores:
         prediction["score"] = round(sum(scores) / len(scores), 4)
     return {"data": {IMAGE: reference, STEM: stem}, "predictions": [prediction]}
-
-
-def default_root() -> Path:
-    """Where photo paths are taken from when no root is named: Label Studio's own setting,
-    else the current folder."""
-    return Path(os.environ.get("LABEL_STUDIO_LOCAL_FILES_DOCUMENT_ROOT") or Path.cwd())

@@ -8,6 +8,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from fashionseg.data.schema.labelling import document_root
 from fashionseg.files import atomic_write
 from fashionseg.use.labelling import cvat, labelstudio
 
@@ -42,7 +43,7 @@ class LabellingSinks:
         self.files = files
         self.names = names
         self.attributes = attributes
-        self.root = Path(files.photo_root) if files.photo_root else labelstudio.default_root()
+        self.root = document_root(files.photo_root)
         self.spec = cvat.label_spec(names, attributes)
         self.tasks: list[dict] = []
         self.images: list[tuple[str, dict]] = []
