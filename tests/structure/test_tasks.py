@@ -74,14 +74,39 @@ def test_predicts_options_have_one_definition():
     from fashionseg.cli import build_parser
     from fashionseg.use.predict import folder, ray_data, segmenter
     from fashionseg.use.predict.options import PredictOptions
+    from fashionseg.use.serve import app
 
     names = {f.name for f in fields(PredictOptions)}
     for fn, allowed in (
         (folder.predict, set()),
         (ray_data.segment, set()),
         (segmenter.Segmenter.__init__, {"device"}),  # Segmenter(model, "cpu"), the API's form
+        (app.create_app, set()),
     ):
         spelled = set(inspect.signature(fn).parameters) & names
         assert spelled <= allowed, f"{fn.__qualname__} spells out {sorted(spelled - allowed)}"
     predict = build_parser().parse_args(["predict", "x.jpg", "--out", "o"])
     assert names <= set(vars(predict)), names - set(vars(predict))
+    # serve's flags are options under their own names, read by from_args.
+    serve = vars(build_parser().parse_args(["serve"]))
+    assert {"device", "min_area", "tta", "only", "batch_size"} <= set(serve)
+
+
+def test_a_sink_is_named_in_its_module_alone():
+    """predict's sinks are declared by their specs (use/predict/sinks/): no other module
+    spells a sink's flag, so its flag, keyword, plan entry and Ray's refusal come from the
+    list."""
+    from fashionseg.use.predict.sinks import SINKS
+
+    spelled: dict[str, set[str]] = {}  # flag -> the modules that write it as a string
+    for path in PACKAGE.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Constant) and str(node.value).startswith("--"):
+                spelled.setdefault(node.value, set()).add(str(path.relative_to(PACKAGE)))
+    assert "cli/use.py" in spelled["--photo-url-prefix"]  # the scan sees the flags it should
+    home = "use/predict/sinks/"
+    outside = {
+        spec.flag: sorted(m for m in spelled.get(spec.flag, ()) if not m.startswith(home))
+        for spec in SINKS.values()
+    }
+    assert not any(outside.values()), outside

@@ -258,3 +258,36 @@ def test_the_allocator_is_trimmed_only_when_no_request_is_in_flight(monkeypatch)
         assert trims == [1]
 
     asyncio.run(two_requests())
+
+
+def test_serve_takes_predicts_options_and_answers_as_the_python_api(tiny_model, app, synth_data):
+    """serve is built from PredictOptions: with only and tta it answers with the garments
+    Segmenter gives for the same options (serve's defaults: auto-orient, instances)."""
+    from fashionseg.use.predict.segmenter import Segmenter
+    from fashionseg.use.serve.app import SERVE_OPTIONS
+
+    data, name = _photo_bytes(synth_data)
+    found = TestClient(app).post("/api/segment", files={"file": (name, data)}).json()
+    keep = found["garments"][0]["name"]
+    only = create_app(str(tiny_model), SERVE_OPTIONS, device="cpu", only=keep, tta="flip")
+    assert only.state.batcher.tta == "flip"
+    doc = TestClient(only).post("/api/segment", files={"file": (name, data)}).json()
+    assert [g["name"] for g in doc["garments"]] == [keep]
+    api = Segmenter(tiny_model, options=SERVE_OPTIONS, device="cpu", only=keep, tta="flip")
+    expected = api(data).to_json()
+    assert [g["rle"] for g in doc["garments"]] == [g["rle"] for g in expected["garments"]]
+    assert [i["rle"] for i in doc["instances"]] == [i["rle"] for i in expected["instances"]]
+
+
+def test_serve_command_refuses_an_unknown_garment_in_one_line():
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    fashionseg = str(Path(sys.executable).with_name("fashionseg"))
+    done = subprocess.run(
+        [fashionseg, "serve", "--only", "dres", "--port", "1"], capture_output=True, text=True
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1, done.stderr
+    assert "unknown garment 'dres'" in lines[0] and "'dress'" in lines[0]

@@ -27,15 +27,15 @@ def cmd_label_config(args) -> None:
 
     from fashionseg.bundled import bundled_model
     from fashionseg.inference.predictor import Predictor
-    from fashionseg.use.labelling import labelstudio
-    from fashionseg.use.labelling.sinks import LabellingFiles, LabellingSinks
+    from fashionseg.use.labelling import cvat, labelstudio
+    from fashionseg.use.predict.sinks.labelling import labels_of
 
     # The very names and attributes predict's sinks write for this model.
-    sinks = LabellingSinks.of(LabellingFiles(), Predictor(args.model or bundled_model(), "cpu"))
+    names, attributes = labels_of(Predictor(args.model or bundled_model(), "cpu"))
     if args.tool == "cvat":
-        print(json.dumps(sinks.spec, indent=1))
+        print(json.dumps(cvat.label_spec(names, attributes), indent=1))
     else:
-        print(labelstudio.labelling_config(sinks.names, sinks.attributes), end="")
+        print(labelstudio.labelling_config(names, attributes), end="")
 
 
 def add_commands(sub) -> None:

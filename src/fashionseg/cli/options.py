@@ -18,6 +18,17 @@ def add_min_area(p) -> None:
     )
 
 
+def add_tta_only(p) -> None:
+    """``--tta`` and ``--only``: how predict and serve run the model, and what they keep."""
+    p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
+    p.add_argument(
+        "--only",
+        metavar="GARMENTS",
+        help="keep only these garments, names or ClassIds, comma-separated (dress,skirt; "
+        "group names with --groups where a command has it)",
+    )
+
+
 def add_instance_rule(p) -> None:
     """``--instances``: how a source without instances gets them (``data/components.py``)."""
     from fashionseg.data.components import RULES

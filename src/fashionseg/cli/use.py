@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
-from fashionseg.cli.options import add_min_area, add_overwrite
+from fashionseg.cli.options import add_min_area, add_overwrite, add_tta_only
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.names import ONNX_OPSET
 from fashionseg.use.serve import limits
@@ -29,32 +29,26 @@ def split_model(items: list[str]) -> tuple[str, list[str]]:
 def cmd_predict(args) -> None:
     model, photos = split_model(args.inputs)
     from fashionseg.use.predict.options import PredictOptions
+    from fashionseg.use.predict.sinks import SINKS
 
     options = PredictOptions.from_args(args)
+    sinks = {name: getattr(args, name) for name in SINKS}
     if args.ray is not None:
-        if args.kaggle_csv or args.coco_results or args.labelstudio or args.cvat:
-            raise UsageError(
-                "--kaggle-csv, --coco-results, --labelstudio and --cvat are local predict's "
-                "(Ray writes the per-photo files and --table); leave out --ray"
-            )
         from fashionseg.use.predict.ray_data import segment
 
         result = segment(
-            photos, model, args.out, args.table, address=args.ray or None,
-            actors=args.actors, cpus_per_actor=args.cpus_per_actor,
-            gpus_per_actor=args.gpus_per_actor, options=options,
+            photos, model, args.out, address=args.ray or None, actors=args.actors,
+            cpus_per_actor=args.cpus_per_actor, gpus_per_actor=args.gpus_per_actor,
+            options=options, **sinks,
         )  # fmt: skip
     else:
-        from fashionseg.use.labelling.sinks import LabellingFiles
         from fashionseg.use.predict.folder import predict
+        from fashionseg.use.predict.sinks import PhotoNaming
 
-        labelling = LabellingFiles(
-            args.labelstudio, args.cvat, args.photo_url_prefix, args.photo_root
-        )
+        naming = PhotoNaming(args.photo_url_prefix, args.photo_root)
         result = predict(
-            model, photos, args.out, options, kaggle_csv=args.kaggle_csv, workers=args.workers,
-            processes=args.processes, table=args.table, coco_results=args.coco_results,
-            labelling=labelling,
+            model, photos, args.out, options, naming=naming, workers=args.workers,
+            processes=args.processes, **sinks,
         )  # fmt: skip
     todo = result["photos"] - result["existing"]
     if todo and not result["written"]:
@@ -95,15 +89,14 @@ def cmd_serve(args) -> None:
     import uvicorn
 
     from fashionseg.bundled import bundled_model
-    from fashionseg.use.serve.app import create_app
+    from fashionseg.use.predict.options import PredictOptions
+    from fashionseg.use.serve.app import SERVE_OPTIONS, create_app
 
     app = create_app(
         args.model or bundled_model(),
-        device=args.device,
+        PredictOptions.from_args(args, SERVE_OPTIONS),
         max_bytes=int(args.max_mb * 1e6),
         max_pixels=args.max_pixels,
-        max_batch=args.max_batch,
-        min_area=args.min_area,
         allowed_hosts=limits.allowed_hosts(args.host, args.allowed_host),
     )
     if args.host not in limits.LOOPBACK:
@@ -146,22 +139,16 @@ def add_commands(sub) -> None:
     )
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--batch-size", type=int, default=8)
-    p.add_argument("--tta", choices=["flip"], help="test-time augmentation")
     add_min_area(p)
     p.add_argument(
-        "--kaggle-csv",
-        help="also write the iMaterialist submission CSV here (one row per instance with "
-        "--instances)",
+        "--instances",
+        action="store_true",
+        help="list each photo's instances in its JSON (a semantic model's connected "
+        "components, scored by mean class probability), outline them in the overlay, cut "
+        "them out one by one",
     )
-    _add_instances(p)
-    _add_labelling(p)
+    _add_sinks(p)
     _add_ray(p)
-    p.add_argument(
-        "--table",
-        metavar="FILE.parquet",
-        help="also write the catalogue table: one Parquet row per garment (pandas, DuckDB, "
-        "Spark and Polars read it; so does analyze)",
-    )
     p.add_argument("--device", default="auto")
     p.add_argument(
         "--workers", type=int, help="threads decoding and writing (default: one per core)"
@@ -177,12 +164,7 @@ def add_commands(sub) -> None:
         action="store_true",
         help="apply EXIF orientation (phone photos); off: segment the stored pixel grid",
     )
-    p.add_argument(
-        "--only",
-        metavar="GARMENTS",
-        help="keep only these garments, names or ClassIds, comma-separated (dress,skirt; "
-        "group names with --groups)",
-    )
+    add_tta_only(p)
     p.add_argument(
         "--groups",
         action="store_true",
@@ -204,37 +186,13 @@ def add_commands(sub) -> None:
     _add_analyze_export_serve(sub)
 
 
-def _add_instances(p) -> None:
-    p.add_argument(
-        "--instances",
-        action="store_true",
-        help="list each photo's instances in its JSON (a semantic model's connected "
-        "components, scored by mean class probability), outline them in the overlay, cut "
-        "them out one by one",
-    )
-    p.add_argument(
-        "--coco-results",
-        metavar="FILE.json",
-        help="also write the instances in COCO's results format (fashionseg score reads it); "
-        "implies --instances",
-    )
+def _add_sinks(p) -> None:
+    from fashionseg.use.predict.sinks import SINKS
 
-
-def _add_labelling(p) -> None:
-    g = p.add_argument_group("pre-annotations for labelling tools (docs/labelling.md)")
-    g.add_argument(
-        "--labelstudio",
-        metavar="TASKS.json",
-        help="also write Label Studio tasks: one brush region per garment (per instance with "
-        "--instances) with its score and attributes; `fashionseg label-config` prints the "
-        "matching labelling configuration",
-    )
-    g.add_argument(
-        "--cvat",
-        metavar="FILE.xml",
-        help="also write the masks and attributes as CVAT for images 1.1 (CVAT's Upload "
-        "annotations; Datumaro reads it too)",
-    )
+    g = p.add_argument_group("whole-run files besides each photo's (use/predict/sinks/)")
+    for spec in SINKS.values():
+        g.add_argument(spec.flag, dest=spec.name, metavar=spec.metavar, help=f"also {spec.help}")
+    g = p.add_argument_group("how the labelling tools' files name the photos (docs/labelling.md)")
     g.add_argument(
         "--photo-url-prefix",
         metavar="URL",
@@ -333,6 +291,12 @@ def _add_analyze_export_serve(sub) -> None:
         "--max-pixels", type=int, default=limits.MAX_PIXELS, help="photo size limit (422 above)"
     )
     p.add_argument(
-        "--max-batch", type=int, default=limits.MAX_BATCH, help="requests batched per forward pass"
+        "--max-batch",
+        dest="batch_size",
+        type=int,
+        metavar="N",
+        default=limits.MAX_BATCH,
+        help="requests batched per forward pass",
     )
+    add_tta_only(p)
     p.set_defaults(fn=cmd_serve)

@@ -1,6 +1,6 @@
 """How photos are segmented: predict's options, defined once and frozen at the edge (the
-command line, ``fashionseg.Segmenter``, ``fashionseg.ray.segment``) and read by every path
-below it. Outputs (the sinks: files, table, Kaggle CSV, COCO results, pre-annotations) are
+command line, ``fashionseg.Segmenter``, ``fashionseg.ray.segment``, serve's ``create_app``)
+and read by every path below it. Outputs (the sinks: files, table, Kaggle CSV, COCO results, pre-annotations) are
 not options: each path names those it writes."""
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class PredictOptions:
         return replace(options or cls(), **changes)
 
     @classmethod
-    def from_args(cls, args) -> PredictOptions:
-        """The options from parsed command-line flags of the same names."""
-        return cls(**{f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)})
+    def from_args(cls, args, base: PredictOptions | None = None) -> PredictOptions:
+        """The options from parsed command-line flags of the same names; those a command has
+        no flag for keep ``base``'s value (default: the defaults)."""
+        given = {f.name: getattr(args, f.name) for f in fields(cls) if hasattr(args, f.name)}
+        return replace(base or cls(), **given)

@@ -26,15 +26,18 @@ import numpy as np
 from fashionseg.data.images import DataError
 from fashionseg.errors import FashionsegError, UsageError
 from fashionseg.files import collect_photos
-from fashionseg.outputs import ErrorLog, output_dir, output_stems
-from fashionseg.use.predict.folder import (
-    Sinks,
-    pending,
-    plan_outputs,
-    summary,
-)
+from fashionseg.outputs import ErrorLog, output_dir
 from fashionseg.use.predict.options import PredictOptions
-from fashionseg.use.predict.segmentation import Products
+from fashionseg.use.predict.plan import plan_outputs
+from fashionseg.use.predict.sinks import (
+    SINKS,
+    SinkContext,
+    Sinks,
+    check_sinks,
+    open_sinks,
+    split_sinks,
+)
+from fashionseg.use.predict.sources import Work
 
 
 def _ray():
@@ -97,14 +100,12 @@ class _Worker:
             path = Path(tmp) / model_name
             path.write_bytes(ray.get(model_bytes[0]))
             self.segmenter = Segmenter(path, threads=threads, options=options)
-        only, groups = self.segmenter.products.only, self.segmenter.products.groups
-        self.products = Products(only, groups, options.cutouts, options.feather)
         self.out = Path(out) if out else None
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from fashionseg.use.predict.write import write_photo
 
-        seg, products = self.segmenter, self.products
+        seg = self.segmenter
         docs, errors, read, where = [""] * len(batch["index"]), [""] * len(batch["index"]), [], []
         for k, source in enumerate(batch["source"]):
             try:
@@ -115,7 +116,7 @@ class _Worker:
         for k, result in zip(where, seg.run(read) if read else []):
             try:
                 if self.out is not None:
-                    doc = write_photo(self.out, str(batch["stem"][k]), result, products)
+                    doc = write_photo(self.out, str(batch["stem"][k]), result, seg.products)
                 else:
                     doc = result.to_json()
                 docs[k] = json.dumps(doc)
@@ -151,64 +152,67 @@ def segment(
         gpus_per_actor: GPUs each actor takes (``device="cuda"`` then runs on them).
         options: predict's options (``changes`` by name); instances are local predict's.
 
-    Of predict's outputs, Ray writes the per-photo files and the catalogue table; the Kaggle
-    CSV, COCO results and the labelling tools' files are local predict's.
+    Of predict's outputs, Ray writes the per-photo files and the sinks whose spec says so
+    (``sinks.SINKS``: the catalogue table); it names the others (the Kaggle CSV, COCO results,
+    the labelling tools' files) and refuses them. ``changes`` may name sinks too, as
+    predict's.
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``, as ``predict``.
     """
+    sink_paths, changes = split_sinks({"table": table, **changes})
     o = PredictOptions.of(options, **changes)
     if o.instances:
         raise UsageError("instances are local predict's; leave out --ray (or instances)")
+    local_only = [SINKS[n].flag for n, path in sink_paths.items() if path and not SINKS[n].ray]
+    if local_only:
+        ray_sinks = " and ".join(s.flag for s in SINKS.values() if s.ray)
+        raise UsageError(
+            f"{', '.join(local_only)}: local predict's (Ray writes the per-photo files and "
+            f"{ray_sinks}); leave out --ray"
+        )
     ray = _ray()
-    if out is None and table is None:
+    if out is None and not any(sink_paths.values()):
         raise UsageError("give out (a folder for the per-photo files) or table, or both")
-    model = _model(model, o.only, o.groups)
+    model, context = _model(model, o)
+    check_sinks(sink_paths, context)
     sources = _sources(photos)
     if not sources:
         raise FileNotFoundError("no photos to segment")
     local = [Path(s) for s in sources if not is_uri(s)]
     out = output_dir(out, local) if out is not None else None
-    todo_sources, todo_stems, done = _todo(sources, out, o.skip_existing)
-    products = Products(None, o.groups, o.cutouts, o.feather)
-    plan_outputs(out, local, todo_stems, products, o.overwrite, table=table)
-    with Sinks(None, table) as sinks:
-        for stem, doc in done:
+    work = Work.of([Path(s) for s in sources], out, o.skip_existing)
+    by_path = {str(Path(s)): s for s in sources}  # a URI's own spelling, not its Path's
+    todo = [by_path[str(p)] for p in work.todo]
+    plan_outputs(out, local, work.stems, o.cutouts, o.overwrite, sink_paths)
+    with open_sinks(sink_paths, context) as sinks:
+        for stem, doc in work.done:
             sinks.add(stem, doc)
         errors = ErrorLog(out or Path(table).parent, append=o.skip_existing)
         written = _run(
-            ray, todo_sources, todo_stems, model, out, sinks, errors, address=address,
+            ray, todo, work.stems, model, out, sinks, errors, address=address,
             actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
             batch_size=o.batch_size, options=o,
         )  # fmt: skip
         errors.close()
-    return summary(len(sources), len(todo_sources), written, errors, out or table)
+    return work.summary(written, errors, out or table)
 
 
-def _model(model: str | Path | None, only: str | None, groups: bool) -> Path:
-    """The model file (None: the bundled one), checked here so that a missing file or an
-    unknown garment in ``only`` is one line, not an actor that dies on start."""
+def _model(model: str | Path | None, options: PredictOptions) -> tuple[Path, SinkContext]:
+    """The model file (None: the bundled one) and the sinks' context, loaded once here on the
+    CPU so that a missing file or an unknown garment in ``only`` is one line, not an actor
+    that dies on start."""
+    from fashionseg.use.predict.segmenter import Segmenter
+
     if model is None:
         from fashionseg.bundled import bundled_model
 
         model = bundled_model()
     model = Path(model)
-    if only:
-        from fashionseg.use.predict.segmenter import Segmenter
-
-        Segmenter(model, "cpu", only=only, groups=groups)
-    elif not model.is_file():
+    if not model.is_file():
         raise FileNotFoundError(f"{model}: no such model file")
-    return model
-
-
-def _todo(sources: list[str], out: Path | None, skip_existing: bool):
-    """The sources still to do, their output names, and the documents of those done before
-    (``pending``'s rule, as predict)."""
-    stems = output_stems([Path(s) for s in sources])
-    todo, todo_stems, done = pending([Path(s) for s in sources], stems, out, skip_existing)
-    by_path = {str(Path(s)): s for s in sources}
-    return [by_path[str(p)] for p in todo], todo_stems, done
+    segmenter = Segmenter(model, "cpu", options=options)
+    return model, SinkContext(segmenter.predictor, options)
 
 
 def _run(

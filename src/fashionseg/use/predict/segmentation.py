@@ -15,11 +15,19 @@ import numpy as np
 from PIL import Image
 
 from fashionseg.data.groups import GROUP_NAMES
+from fashionseg.errors import UsageError
 from fashionseg.inference.instances import Detection
 from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.garments import summarize
 from fashionseg.use.predict.instances import instance_entries
-from fashionseg.use.predict.products import cutout, cutout_name, keep_only, to_groups
+from fashionseg.use.predict.options import PredictOptions
+from fashionseg.use.predict.products import (
+    cutout,
+    cutout_name,
+    keep_only,
+    parse_only,
+    to_groups,
+)
 from fashionseg.use.render.colors import overlay, overlay_with_legend
 from fashionseg.use.render.outlines import outline_instances
 
@@ -71,6 +79,22 @@ class Products:
     cutouts: bool = False  # predict writes one RGBA cut-out per garment (per instance)
     feather: float = 0.0  # soft cut-out edge, pixels
     instances: bool = False  # list instances (a semantic model's connected components)
+
+    @classmethod
+    def of(cls, options: PredictOptions, predictor: Predictor) -> Products:
+        """What a run with ``options`` makes of each label map of ``predictor``'s: ``only``
+        resolved against its categories (or the groups), instances where asked for or where
+        the model lists them (an instance model).
+
+        Raises:
+            UsageError: an unknown garment in ``only``; instances with groups.
+        """
+        names = GROUP_NAMES if options.groups else predictor.categories.names()
+        only = frozenset(parse_only(options.only, names)) if options.only else None
+        instances = options.instances or predictor.lists_instances
+        if options.groups and instances:
+            raise UsageError("instances are of categories: leave out --groups")
+        return cls(only, options.groups, options.cutouts, options.feather, instances)
 
 
 class Segmentation:

@@ -15,12 +15,10 @@ from typing import overload
 import numpy as np
 from PIL import Image
 
-from fashionseg.data.groups import GROUP_NAMES
 from fashionseg.data.images import memory_photo
 from fashionseg.errors import UsageError
 from fashionseg.inference.predictor import Predictor
 from fashionseg.use.predict.options import PredictOptions
-from fashionseg.use.predict.products import parse_only
 from fashionseg.use.predict.segmentation import Products, Segmentation
 
 # What one photo may be: a file, its encoded bytes, a PIL image, or an (H, W, 3) uint8 array.
@@ -63,13 +61,8 @@ class Segmenter:
 
             model = bundled_model()
         self.predictor = Predictor(model, o.device, threads, min_area=o.min_area)
-        names = GROUP_NAMES if o.groups else self.predictor.categories.names()
-        wanted = frozenset(parse_only(o.only, names)) if o.only else None
-        instances = o.instances or self.predictor.lists_instances
-        if o.groups and instances:
-            raise UsageError("instances are of categories: leave out groups")
         self.options = o
-        self.products = Products(only=wanted, groups=o.groups, instances=instances)
+        self.products = Products.of(o, self.predictor)
         self.tta = o.tta
         self.auto_orient = o.auto_orient
         self.batch_size = max(1, int(o.batch_size))

@@ -11,6 +11,14 @@ from fashionseg.files import atomic_write
 from fashionseg.use.predict.products import cutout_name
 from fashionseg.use.predict.segmentation import Products, Segmentation, instance_cutout_name
 
+# The files each photo gets in the output folder: suffix after its stem, and what it is (the
+# output plan declares them; write_photo writes them).
+PHOTO_FILES = (
+    (".png", "the label map"),
+    ("_overlay.jpg", "the overlay"),
+    (".json", "the prediction"),
+)
+
 
 def inside(out: Path, path: Path) -> Path:
     """``path`` if it lies inside the output folder ``out``; otherwise a ValueError (the photo

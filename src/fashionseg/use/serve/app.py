@@ -20,8 +20,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from fashionseg.data.images import DataError, PixelLimitError, photo_pixels, read_photo
-from fashionseg.inference.fragments import DEFAULT_MIN_AREA
 from fashionseg.inference.predictor import Predictor
+from fashionseg.use.predict.options import PredictOptions
 from fashionseg.use.predict.segmentation import Products, Segmentation
 from fashionseg.use.render.colors import overlay
 from fashionseg.use.serve import limits, memory
@@ -156,8 +156,9 @@ def _status_for_bad_photos():
         raise HTTPException(415, str(e)) from None
 
 
-# serve answers with the garments and their instances (a semantic model's components).
-INSTANCES = Products(instances=True)
+# serve's own defaults: uploads turned upright (phone photos arrive rotated), and the
+# garments with their instances (a semantic model's components).
+SERVE_OPTIONS = PredictOptions(auto_orient=True, instances=True, batch_size=limits.MAX_BATCH)
 
 
 def _guard(app: FastAPI, max_bytes: int, allowed_hosts: list[str] | None) -> None:
@@ -173,32 +174,33 @@ def _guard(app: FastAPI, max_bytes: int, allowed_hosts: list[str] | None) -> Non
 
 def create_app(
     model: str,
-    device: str = "auto",
+    options: PredictOptions | None = None,
+    *,
     max_bytes: int = limits.MAX_BYTES,
     max_pixels: int = limits.MAX_PIXELS,
-    max_batch: int = limits.MAX_BATCH,
-    auto_orient: bool = True,
     pixel_budget: int = 0,
-    min_area: float = DEFAULT_MIN_AREA,
     allowed_hosts: list[str] | None = None,
+    **changes,
 ) -> FastAPI:
     """Build the app around one model file (``.pt`` or ``.onnx``).
 
     Args:
         model: checkpoint or exported model.
-        device: "auto", "cpu" or "cuda".
+        options: predict's options (default: ``SERVE_OPTIONS``: auto-orient and instances
+            on); ``batch_size`` is the most requests batched into one forward pass; the
+            options about files (cut-outs, skip-existing, overwrite) do not apply.
         max_bytes: uploads above this get 413.
         max_pixels: photos above this many pixels get 422.
-        max_batch: requests batched into one forward pass.
-        auto_orient: apply EXIF orientation to uploads (phone photos arrive rotated).
         pixel_budget: photo pixels in decoding and summarising at once (0: ``max_pixels``),
             which bounds the server's memory under a burst of large uploads.
-        min_area: predict's fragment rule (``--min-area``).
         allowed_hosts: the ``Host`` headers answered (others get 400), so that a web page
             whose name is rebound to this machine cannot use the server; None: any.
+        **changes: options by name (``device="cpu"``, ``tta="flip"``, ``only="dress"``).
     """
-    predictor = Predictor(model, device, min_area=min_area)
-    batcher = Batcher(predictor, max_batch=max_batch)
+    o = PredictOptions.of(options or SERVE_OPTIONS, **changes)
+    predictor = Predictor(model, o.device, min_area=o.min_area)
+    products = Products.of(o, predictor)
+    batcher = Batcher(predictor, max_batch=o.batch_size, tta=o.tta)
     budget = PixelBudget(pixel_budget or max_pixels)
     names = predictor.categories.names()
     app = FastAPI(
@@ -208,11 +210,11 @@ def create_app(
     )
 
     def work_before(data: bytes):
-        photo = read_photo(data, auto_orient=auto_orient, max_pixels=max_pixels)
-        return photo, predictor.canvas(data, auto_orient)
+        photo = read_photo(data, auto_orient=o.auto_orient, max_pixels=max_pixels)
+        return photo, predictor.canvas(data, o.auto_orient)
 
     def work_after(photo: Image.Image, logits, filename: str) -> dict:
-        seg = Segmentation.from_model(predictor, photo, logits, filename, INSTANCES)
+        seg = Segmentation.from_model(predictor, photo, logits, filename, products)
         doc = seg.to_json()
         doc["overlay"] = _overlay_url(photo, seg.label_map, len(names))
         return doc

@@ -18,10 +18,17 @@ from fashionseg.inference.predictor import Predictor
 
 
 class Batcher:
-    """Runs ``predictor.logits`` on batches gathered from concurrent callers."""
+    """Runs ``predictor.logits`` (with ``tta``) on batches gathered from concurrent callers."""
 
-    def __init__(self, predictor: Predictor, max_batch: int = 8, max_wait: float = 0.005):
+    def __init__(
+        self,
+        predictor: Predictor,
+        max_batch: int = 8,
+        max_wait: float = 0.005,
+        tta: str | None = None,
+    ):
         self.predictor = predictor
+        self.tta = tta
         self.max_batch = max(1, max_batch)
         self.max_wait = max_wait
         self.queue: queue.Queue[tuple[np.ndarray, Future]] = queue.Queue()
@@ -44,7 +51,7 @@ class Batcher:
             except queue.Empty:
                 pass
             try:
-                logits = self.predictor.logits(np.stack([c for c, _ in items])).cpu()
+                logits = self.predictor.logits(np.stack([c for c, _ in items]), tta=self.tta).cpu()
                 self.batches += 1
             except Exception as e:  # a failed pass fails its requests, never the thread
                 for _, fut in items:

@@ -1,26 +1,44 @@
-"""The iMaterialist (Fashion) submission format, written from predict's garment lists."""
+"""``--kaggle-csv``: the iMaterialist (Fashion) submission, written from predict's documents."""
 
 from __future__ import annotations
 
 import csv
-import sys
 from pathlib import Path
 
 from fashionseg.data.categories import fashionpedia
 from fashionseg.errors import UsageError
 from fashionseg.files import atomic_open
-from fashionseg.inference.predictor import Predictor
+from fashionseg.use.predict.sinks.base import SinkContext, SinkSpec, WrittenAtClose
 
 
-def check_kaggle_categories(predictor: Predictor) -> None:
-    """The Kaggle format needs ClassIds of Fashionpedia; refuse other category sets."""
-    reference = fashionpedia().names()
+def check(context: SinkContext) -> None:
+    """The format numbers Fashionpedia's categories, every one of them: refuse other category
+    sets, groups and ``only``."""
+    if context.options.groups or context.options.only:
+        raise UsageError("--kaggle-csv needs every category: leave out --groups and --only")
+    predictor = context.predictor
     names = predictor.categories.names()
-    if names != reference[: len(names)]:
+    if names != fashionpedia().names()[: len(names)]:
         raise UsageError(
             f"{predictor.name}: its categories are not Fashionpedia's, so it cannot write "
             "the Kaggle submission format"
         )
+
+
+class KaggleCsv(WrittenAtClose):
+    """The rows of each photo, written at the end (sorted by photo, then ClassId)."""
+
+    def __init__(self, path: Path, context: SinkContext | None = None):
+        self.path = path
+        self.rows: dict[str, list[dict]] = {}
+
+    def add(self, stem: str, doc: dict) -> None:
+        # One row per instance where the document lists them, else one per category.
+        self.rows[stem] = doc.get("instances", doc["garments"])
+
+    def close(self) -> None:
+        write_kaggle_csv(self.rows, self.path)
+        self.written("Kaggle submission", f"{len(self.rows)} photos")
 
 
 def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> None:
@@ -43,4 +61,12 @@ def write_kaggle_csv(predictions: dict[str, list[dict]], path: str | Path) -> No
                 w.writerow([image_id, g["rle"], g["class_id"], attributes])
             if not garments:
                 w.writerow([image_id, "", "", ""])
-    print(f"Kaggle submission: {path} ({len(predictions)} photos)", file=sys.stderr)
+
+
+SPEC = SinkSpec(
+    name="kaggle_csv",
+    metavar="FILE.csv",
+    help="the iMaterialist submission CSV (one row per instance with --instances)",
+    open=KaggleCsv,
+    check=check,
+)
