@@ -51,7 +51,7 @@ def test_ray_predict_survives_a_killed_worker_and_equals_local_predict(tmp_path)
     copies_before = set(temp.glob("fashionseg-ray-*"))
     job = subprocess.Popen(
         [FASHIONSEG, "predict", photos, "--out", out, "--table", table, "--batch-size", "2",
-         "--ray", "--actors", "2"],
+         "--kaggle-csv", tmp_path / "ray.csv", "--ray", "--actors", "2"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     killed = None
@@ -71,7 +71,11 @@ def test_ray_predict_survives_a_killed_worker_and_equals_local_predict(tmp_path)
     # one 5 MB folder per actor was left behind, the killed one's too).
     assert set(temp.glob("fashionseg-ray-*")) == copies_before
     local = tmp_path / "local"
-    assert main(["predict", str(photos), "--out", str(local)]) == 0
+    local_csv = tmp_path / "local.csv"
+    assert main(["predict", str(photos), "--out", str(local), "--kaggle-csv", str(local_csv)]) == 0
+    # The Kaggle CSV, filled on the driver, equals local predict's row for row.
+    assert (tmp_path / "ray.csv").read_text() == local_csv.read_text()
+    assert len(local_csv.read_text().splitlines()) > 80
     docs = sorted(p.name for p in out.glob("*.json"))
     assert docs == sorted(p.name for p in local.glob("*.json")) and len(docs) == 80
     for name in docs:

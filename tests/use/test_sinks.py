@@ -101,12 +101,15 @@ def test_a_failed_run_leaves_no_sink_half_written(photo_list, tmp_path):
 def test_ray_names_the_sinks_it_does_not_write(tmp_path, capsys):
     photo = SAMPLE / "ccp0003.jpg"
     code = main(
-        ["predict", str(photo), "--out", str(tmp_path / "o"), "--kaggle-csv",
-         str(tmp_path / "k.csv"), "--labelstudio", str(tmp_path / "t.json"), "--ray"]
+        ["predict", str(photo), "--out", str(tmp_path / "o"), "--coco-results",
+         str(tmp_path / "c.json"), "--labelstudio", str(tmp_path / "t.json"), "--ray"]
     )  # fmt: skip
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1, err
-    assert "--kaggle-csv, --labelstudio: local predict's" in err[0] and "--table" in err[0]
+    assert (
+        "--coco-results, --labelstudio: local predict's (Ray writes the per-photo files, " in err[0]
+    )
+    assert "--kaggle-csv" in err[0] and "--table" in err[0]
     assert not (tmp_path / "o").exists()
 
 

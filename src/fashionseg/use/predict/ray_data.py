@@ -4,7 +4,8 @@ The driver lists the photos and names their outputs (as ``predict`` does), puts 
 file in Ray's object store (so nodes need no copy of it), and streams a Ray Dataset of
 (photo, output name) rows through ``map_batches`` on an actor pool: each actor loads the model
 once and writes each photo's files with predict's own ``write_photo``; the driver collects the
-JSON documents for the catalogue table, the errors and the count.
+JSON documents for the sinks (the catalogue table, the Kaggle CSV), the errors and the
+count.
 
 Fault tolerance is Ray's: a killed actor is restarted and its unfinished batches run again.
 A photo's files are written atomically and are the same whichever attempt writes them, and
@@ -153,9 +154,9 @@ def segment(
         options: predict's options (``changes`` by name); instances are local predict's.
 
     Of predict's outputs, Ray writes the per-photo files and the sinks whose spec says so
-    (``sinks.SINKS``: the catalogue table); it names the others (the Kaggle CSV, COCO results,
-    the labelling tools' files) and refuses them. ``changes`` may name sinks too, as
-    predict's.
+    (``sinks.SINKS``: the catalogue table, the Kaggle CSV), filled on the driver from the
+    documents the actors return; it names the others (COCO results, the labelling tools'
+    files) and refuses them. ``changes`` may name sinks too, as predict's (``kaggle_csv=``).
 
     Returns:
         ``{"photos", "written", "skipped", "existing", "out"}``, as ``predict``.
@@ -166,14 +167,14 @@ def segment(
         raise UsageError("instances are local predict's; leave out --ray (or instances)")
     local_only = [SINKS[n].flag for n, path in sink_paths.items() if path and not SINKS[n].ray]
     if local_only:
-        ray_sinks = " and ".join(s.flag for s in SINKS.values() if s.ray)
+        *written, last = ["the per-photo files", *(s.flag for s in SINKS.values() if s.ray)]
         raise UsageError(
-            f"{', '.join(local_only)}: local predict's (Ray writes the per-photo files and "
-            f"{ray_sinks}); leave out --ray"
+            f"{', '.join(local_only)}: local predict's (Ray writes {', '.join(written)} and "
+            f"{last}); leave out --ray"
         )
     ray = _ray()
     if out is None and not any(sink_paths.values()):
-        raise UsageError("give out (a folder for the per-photo files) or table, or both")
+        raise UsageError("give out (a folder for the per-photo files) or a sink, or both")
     model, context = _model(model, o)
     check_sinks(sink_paths, context)
     sources = _sources(photos)
@@ -188,14 +189,15 @@ def segment(
     with open_sinks(sink_paths, context) as sinks:
         for stem, doc in work.done:
             sinks.add(stem, doc)
-        errors = ErrorLog(out or Path(table).parent, append=o.skip_existing)
+        first = next(Path(p) for p in sink_paths.values() if p) if out is None else None
+        errors = ErrorLog(out or first.parent, append=o.skip_existing)
         written = _run(
             ray, todo, work.stems, model, out, sinks, errors, address=address,
             actors=actors, cpus_per_actor=cpus_per_actor, gpus_per_actor=gpus_per_actor,
             batch_size=o.batch_size, options=o,
         )  # fmt: skip
         errors.close()
-    return work.summary(written, errors, out or table)
+    return work.summary(written, errors, out or first)
 
 
 def _model(model: str | Path | None, options: PredictOptions) -> tuple[Path, SinkContext]:

@@ -69,4 +69,5 @@ SPEC = SinkSpec(
     help="the iMaterialist submission CSV (one row per instance with --instances)",
     open=KaggleCsv,
     check=check,
+    ray=True,  # filled on the driver from the documents the actors return
 )
