@@ -44,6 +44,24 @@ class ModelSpec:
     pretrained_width: int | None = None
     note: str = ""
 
+    def check_encoder(self, encoder: str) -> None:
+        """The encoder rule alone (``models.build_model`` runs it too: it builds without a
+        config).
+
+        Raises:
+            ConfigError: an encoder this model does not take.
+        """
+        if encoder and not self.encoders:
+            raise ConfigError(
+                f"model {self.name} has a fixed encoder; encoder works with "
+                f"{', '.join(s.name for s in SPECS if s.encoders and s.task == 'semantic')}"
+            )
+        if encoder and not self.any_encoder and encoder not in self.encoders:
+            raise ConfigError(
+                f"encoder {encoder!r} is not a {self.name} backbone; choose one of "
+                f"{', '.join(self.encoders)}"
+            )
+
     def check(self, task: str, encoder: str, pretrained: bool, width: int) -> None:
         """The rules of this model (the messages are the rules).
 
@@ -55,16 +73,7 @@ class ModelSpec:
                 f"task {task} and model {self.name} do not go together: task instances trains "
                 f"{', '.join(names_of('instances'))}, task semantic the others"
             )
-        if encoder and not self.encoders:
-            raise ConfigError(
-                f"model {self.name} has a fixed encoder; encoder works with "
-                f"{', '.join(s.name for s in SPECS if s.encoders and s.task == 'semantic')}"
-            )
-        if encoder and not self.any_encoder and encoder not in self.encoders:
-            raise ConfigError(
-                f"encoder {encoder!r} is not a {self.name} backbone; choose one of "
-                f"{', '.join(self.encoders)}"
-            )
+        self.check_encoder(encoder)
         if pretrained and self.pretrained == "encoder" and not (encoder or self.default_encoder):
             raise ConfigError(
                 f"model {self.name} has no ImageNet weights of its own; add an encoder "

@@ -119,3 +119,28 @@ def test_sink_names_are_not_option_names():
     from fashionseg.use.predict.options import PredictOptions
 
     assert not set(SINKS) & {f.name for f in fields(PredictOptions)}
+
+
+def test_a_sink_that_cannot_write_its_file_drops_the_others_behind_it():
+    from fashionseg.use.predict.sinks import Sinks
+
+    class Recorder:
+        def __init__(self, fails=False):
+            self.fails, self.state = fails, "open"
+
+        def add(self, stem, doc):
+            pass
+
+        def close(self):
+            if self.fails:
+                raise OSError("disk full")
+            self.state = "written"
+
+        def abort(self):
+            self.state = "dropped"
+
+    first, broken, last = Recorder(), Recorder(fails=True), Recorder()
+    with pytest.raises(OSError, match="disk full"):
+        with Sinks([first, broken, last]):
+            pass
+    assert (first.state, broken.state, last.state) == ("written", "open", "dropped")

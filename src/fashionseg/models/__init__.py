@@ -37,11 +37,7 @@ def build_model(
     """Build a registered model; an unknown name lists the valid ones."""
     if name not in MODELS:
         raise ConfigError(f"unknown model {name!r}; choose one of {', '.join(sorted(MODELS))}")
-    if encoder and not spec(name).encoders:
-        with_encoders = [s.name for s in SPECS if s.encoders and s.task == "semantic"]
-        raise ConfigError(
-            f"model {name} has a fixed encoder; --encoder works with {', '.join(with_encoders)}"
-        )
+    spec(name).check_encoder(encoder)
     kwargs = {"encoder": encoder} if encoder else {}
     return MODELS[name](
         num_classes, in_channels=in_channels, width=width, pretrained=pretrained, **kwargs

@@ -114,8 +114,13 @@ class Sinks:
         return self
 
     def __exit__(self, kind, *_) -> None:
-        for sink in self.opened:
-            if kind is None:
-                sink.close()
-            else:
+        for k, sink in enumerate(self.opened):
+            if kind is not None:
                 sink.abort()
+                continue
+            try:
+                sink.close()
+            except BaseException:  # one file could not be written: the unwritten ones drop theirs
+                for rest in self.opened[k + 1 :]:
+                    rest.abort()
+                raise
